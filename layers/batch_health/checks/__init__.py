@@ -1,0 +1,50 @@
+"""The check registry: the one place that knows every check, in report order."""
+
+from __future__ import annotations
+
+from batch_health.checks.access import AwsAccess
+from batch_health.checks.base import Check, CheckContext, RunOptions
+from batch_health.checks.compute_env import ComputeEnvironmentCheck
+from batch_health.checks.config_match import ConfigMatchJobdef, ConfigMatchQueue
+from batch_health.checks.job_definition import JobDefinitionCheck
+from batch_health.checks.queue import QueueCheck
+
+REGISTRY: tuple[Check, ...] = (
+    ConfigMatchQueue(),
+    ConfigMatchJobdef(),
+    AwsAccess(),
+    QueueCheck(),
+    ComputeEnvironmentCheck(),
+    JobDefinitionCheck(),
+)
+
+CHECK_NAMES: tuple[str, ...] = tuple(c.name for c in REGISTRY)
+
+
+def get_check(name: str) -> Check:
+    for check in REGISTRY:
+        if check.name == name:
+            return check
+    raise KeyError(name)
+
+
+def parse_check_names(value: str | list[str], source: str = "--checks") -> list[str]:
+    """Validate a selection; unknown names raise ValueError listing the valid ones."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [n.strip().upper() for n in items if n.strip()]
+    unknown = [n for n in names if n not in CHECK_NAMES]
+    if unknown or not names:
+        what = f"unknown check {', '.join(unknown)}" if unknown else "no check named"
+        raise ValueError(f"{source}: {what}; valid checks: {', '.join(CHECK_NAMES)}")
+    return list(dict.fromkeys(names))
+
+
+__all__ = [
+    "CHECK_NAMES",
+    "REGISTRY",
+    "Check",
+    "CheckContext",
+    "RunOptions",
+    "get_check",
+    "parse_check_names",
+]

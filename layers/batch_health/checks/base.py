@@ -1,0 +1,84 @@
+"""What a check is: metadata plus a `run` that returns a CheckResult."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from batch_health.config import Target
+from batch_health.errors import AwsFailure, classify
+from batch_health.inventory import TargetView
+from batch_health.models import CheckResult, Status
+
+
+@dataclass
+class RunOptions:
+    """Run-wide choices; per-target settings live on `Target`."""
+
+    checks: list[str] | None = None  # None: every registered check
+    allow_test_submit: bool = False
+    time_budget_s: float | None = None  # None: no limit
+    concurrency: int = 16
+    environ: Mapping[str, str] = field(default_factory=dict)  # for env: config sources
+
+
+@dataclass
+class CheckContext:
+    target: Target
+    aws: TargetView
+    options: RunOptions
+    deadline: float | None  # time.monotonic() value, or None
+    results: Mapping[str, CheckResult]  # this target's finished checks
+
+    def remaining_s(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+
+class Check:
+    """A check: report key, seed step, what it verifies, dependencies, and `run`.
+
+    Subclasses set the class attributes and implement `run`. `needs` names TargetView
+    methods (no arguments) whose data the engine fetches ahead, before dependencies finish,
+    so a run costs the longest chain of AWS calls rather than their sum.
+    """
+
+    name: ClassVar[str]
+    step: ClassVar[int]
+    step_title: ClassVar[str]
+    title: ClassVar[str]
+    verifies: ClassVar[str]
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    needs: ClassVar[tuple[str, ...]] = ()
+    # Lower is more fundamental: its hints come first among the root causes.
+    priority: ClassVar[int] = 50
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        raise NotImplementedError
+
+    # Result builders, so a check reads as its decisions.
+    def ok(self, detail: str = "", **data: Any) -> CheckResult:
+        return CheckResult(self.name, Status.OK, detail, [], data)
+
+    def warn(self, detail: str, hints: list[str], **data: Any) -> CheckResult:
+        return CheckResult(self.name, Status.WARN, detail, list(hints), data)
+
+    def fail(self, detail: str, hints: list[str], **data: Any) -> CheckResult:
+        return CheckResult(self.name, Status.FAIL, detail, list(hints), data)
+
+    def skip(self, reason: str, **data: Any) -> CheckResult:
+        return CheckResult(self.name, Status.SKIP, reason, [], data)
+
+    def aws_fail(
+        self, exc: BaseException, *, action: str = "", resource: str = "", what: str = ""
+    ) -> CheckResult:
+        """FAIL for an AWS error, naming its class (denied, expired, throttled, ...)."""
+        failure: AwsFailure = classify(exc)
+        prefix = f"{what}: " if what else ""
+        return self.fail(
+            f"{prefix}{failure.summary}",
+            [failure.hint(action=action, resource=resource)],
+            error_kind=failure.kind.value,
+            error_code=failure.code,
+        )

@@ -1,0 +1,124 @@
+"""CONFIG_MATCH_QUEUE / CONFIG_MATCH_JOBDEF: every configured source names the same resource."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batch_health.checks.base import Check, CheckContext
+from batch_health.config import ConfigKey
+from batch_health.errors import classify
+from batch_health.models import CheckResult
+from batch_health.sources import SourceError, parse_source, resolve_source
+
+MONITOR_SOURCE = "monitor"
+
+
+def resource_name(value: str, key: ConfigKey) -> str:
+    """Compare names, not spellings: an ARN or `name:revision` names the same resource."""
+    name = value.strip()
+    if name.startswith("arn:"):
+        name = name.rsplit("/", 1)[-1]
+    if key == "job_definition":
+        name = name.split(":", 1)[0]
+    return name
+
+
+def ssm_names(target_sources: dict[str, dict[str, str]]) -> list[str]:
+    """The SSM parameters a target's sources read (so they can be fetched in one call)."""
+    names = []
+    for specs in target_sources.values():
+        for spec in specs.values():
+            ref = parse_source(spec) if spec.startswith("ssm:") else None
+            if ref is not None:
+                names.append(ref.location)
+    return names
+
+
+class ConfigMatchCheck(Check):
+    key: ClassVar[ConfigKey]
+    noun: ClassVar[str]
+    step = 0
+    step_title = "CONFIG_DIFF"
+    priority = 20
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        specs = {
+            name: sources[self.key]
+            for name, sources in ctx.target.config_sources.items()
+            if self.key in sources
+        }
+        if not specs:
+            return self.skip(
+                f"no config sources for {self.key} "
+                f"(set targets.config_sources.<name>.{self.key} to compare)"
+            )
+        configured = getattr(ctx.target, self.key)
+        values: dict[str, str] = {MONITOR_SOURCE: configured}
+        labels: dict[str, str] = {MONITOR_SOURCE: f"target.{self.key}"}
+        unreadable: dict[str, str] = {}
+        for source, spec in specs.items():
+            try:
+                ref, value = resolve_source(
+                    spec, ssm_lookup=ctx.aws.ssm_parameter, environ=ctx.options.environ
+                )
+            except SourceError as exc:
+                unreadable[source] = str(exc)
+                labels[source] = spec
+                continue
+            except (ClientError, BotoCoreError) as exc:
+                unreadable[source] = f"{spec}: {classify(exc).summary}"
+                labels[source] = spec
+                continue
+            values[source] = value
+            labels[source] = ref.label
+        data = {"values": values, "sources": labels}
+        if unreadable:
+            first = next(iter(unreadable))
+            return self.fail(
+                f"source {first} unreadable: {unreadable[first]}",
+                [
+                    f"Fix config source {name} ({labels[name]}): {reason}"
+                    for name, reason in unreadable.items()
+                ],
+                unreadable=unreadable,
+                **data,
+            )
+        names = {resource_name(v, self.key) for v in values.values()}
+        listing = " ".join(f"{src}={val}" for src, val in values.items())
+        if len(names) == 1:
+            return self.ok(f"{listing} -> MATCH", **data)
+        odd = [
+            src
+            for src, val in values.items()
+            if resource_name(val, self.key) != resource_name(configured, self.key)
+        ]
+        return self.fail(
+            f"{listing} -> MISMATCH",
+            [
+                f"Make every source name the same {self.noun}: {src} ({labels[src]}) says "
+                f"{values[src]!r}, the monitor checks {configured!r}"
+                for src in odd
+            ],
+            **data,
+        )
+
+
+class ConfigMatchQueue(ConfigMatchCheck):
+    name = "CONFIG_MATCH_QUEUE"
+    key = "job_queue"
+    noun = "job queue"
+    title = "Job queue name agrees across configs"
+    verifies = (
+        "The job queue named by every configured source (API settings, .env, setup script, "
+        "SSM) is the one the monitor checks"
+    )
+
+
+class ConfigMatchJobdef(ConfigMatchCheck):
+    name = "CONFIG_MATCH_JOBDEF"
+    key = "job_definition"
+    noun = "job definition"
+    title = "Job definition name agrees across configs"
+    verifies = "The job definition named by every configured source is the one the monitor checks"

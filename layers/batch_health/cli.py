@@ -1,0 +1,214 @@
+"""`batch-health`: the check suite from a laptop or CI.
+
+Exit codes: 0 no check FAILed, 1 some check FAILed, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from batch_health import __version__
+from batch_health.aws import AwsSessions
+from batch_health.checks import REGISTRY, RunOptions, parse_check_names
+from batch_health.config import (
+    ConfigError,
+    SuiteConfig,
+    Target,
+    load_config_file,
+    parse_key_values,
+    parse_suite_config,
+)
+from batch_health.engine import run_suite
+from batch_health.models import Status, SuiteReport
+from batch_health.render import render_json, render_text
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+TRUE_VALUES = {"1", "true", "yes", "on"}
+
+
+class UsageError(Exception):
+    """Bad flags or config: printed as `batch-health: error: ...` with exit 2."""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags that say what to check; shared by `check` and `demo`."""
+    parser.add_argument(
+        "--checks", metavar="A,B", help="run only these checks (see `batch-health checks`)"
+    )
+    parser.add_argument(
+        "--allow-test-submit",
+        action="store_true",
+        help="let SMOKE_SUBMIT_CHECK submit a real test job (also ALLOW_TEST_SUBMIT=true)",
+    )
+    parser.add_argument(
+        "--smoke-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a job parameter for the smoke job (repeatable), e.g. job_id=health-smoke",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--time-budget",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="stop starting checks after this",
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive_int, default=16, help="parallel AWS work (default 16)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="batch-health",
+        description=(
+            "Health checks for an AWS Batch workload: queue, compute environments, job "
+            "definition, IAM, logs, smoke job."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="run the suite against AWS (standard AWS_* environment)")
+    check.add_argument("--queue", help="job queue name or ARN")
+    check.add_argument(
+        "--job-definition", help="job definition name (latest ACTIVE), name:revision or ARN"
+    )
+    check.add_argument("--log-group", help="awslogs group (default: the job definition's)")
+    check.add_argument("--region", help="AWS region (default: AWS_REGION / profile)")
+    check.add_argument("--config", metavar="FILE", help="TOML or JSON file with a `targets` list")
+    check.add_argument("--target", metavar="NAME", help="only this target of --config")
+    add_target_arguments(check)
+    check.set_defaults(handler=cmd_check)
+
+    lister = sub.add_parser("checks", help="list the checks, what each verifies, and dependencies")
+    lister.set_defaults(handler=cmd_checks)
+
+    from batch_health import demo
+
+    demo.add_parser(sub)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SuiteConfig:
+    if args.config:
+        for flag in ("queue", "job_definition", "log_group"):
+            if getattr(args, flag):
+                raise UsageError(
+                    f"--{flag.replace('_', '-')} cannot be combined with --config "
+                    "(set it on the target in the file)"
+                )
+        return load_config_file(args.config).select(args.target)
+    if args.target:
+        raise UsageError("--target needs --config")
+    missing = [
+        f for f, v in (("--queue", args.queue), ("--job-definition", args.job_definition)) if not v
+    ]
+    if missing:
+        raise UsageError(f"{' and '.join(missing)} required (or use --config FILE)")
+    target = {"job_queue": args.queue, "job_definition": args.job_definition}
+    if args.log_group:
+        target["log_group"] = args.log_group
+    if args.region:
+        target["region"] = args.region
+    return parse_suite_config({"targets": [target]}, source="flags")
+
+
+def apply_smoke_params(config: SuiteConfig, params: dict[str, str]) -> SuiteConfig:
+    if not params:
+        return config
+    targets = [
+        t.model_copy(
+            update={
+                "smoke": t.smoke.model_copy(update={"parameters": {**t.smoke.parameters, **params}})
+            }
+        )
+        for t in config.targets
+    ]
+    return SuiteConfig(targets=targets)
+
+
+def options_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> RunOptions:
+    checks = None
+    if args.checks:
+        try:
+            checks = parse_check_names(args.checks)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    allow = (
+        args.allow_test_submit
+        or environ.get("ALLOW_TEST_SUBMIT", "").strip().lower() in TRUE_VALUES
+    )
+    return RunOptions(
+        checks=checks,
+        allow_test_submit=allow,
+        time_budget_s=args.time_budget,
+        concurrency=args.concurrency,
+        environ=dict(environ),
+    )
+
+
+def run_and_print(
+    config: SuiteConfig, options: RunOptions, fmt: str, sessions: AwsSessions | None = None
+) -> tuple[int, SuiteReport]:
+    report = run_suite(config, options, sessions)
+    sys.stdout.write(render_json(report) + "\n" if fmt == "json" else render_text(report))
+    sys.stdout.flush()
+    return (EXIT_FAIL if report.overall is Status.FAIL else EXIT_OK), report
+
+
+def cmd_check(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    config = config_from_args(args)
+    config = apply_smoke_params(config, parse_key_values(args.smoke_param, "--smoke-param"))
+    options = options_from_args(args, environ)
+    code, _ = run_and_print(config, options, args.format, AwsSessions(default_region=args.region))
+    return code
+
+
+def cmd_checks(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    for check in REGISTRY:
+        deps = ", ".join(check.depends_on) or "none"
+        print(f"{check.name}  (STEP {check.step} {check.step_title})")
+        print(f"    {check.title}: {check.verifies}")
+        print(f"    depends on: {deps}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    env = os.environ if environ is None else environ
+    try:
+        return args.handler(args, env)
+    except (UsageError, ConfigError) as exc:
+        parser.exit(EXIT_USAGE, f"batch-health: error: {exc}\n")
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_OK  # pragma: no cover - parser.exit raises
+
+
+__all__ = ["Target", "main"]

@@ -1,0 +1,167 @@
+"""What to check: targets and their options, validated once (config file, CLI, Lambda).
+
+Every validation error names the target and the key, e.g.
+`targets[0] (academy-video).job_queue: Field required`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+TARGET_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+ROLE_ARN_RE = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
+REGION_RE = r"^[a-z]{2}(-[a-z]+)+-\d$"
+
+
+class ConfigError(ValueError):
+    """A configuration problem the operator must fix; the message names what is wrong."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SmokeConfig(Strict):
+    """How SMOKE_SUBMIT_CHECK submits its test job."""
+
+    command: list[NonEmpty] | None = None
+    parameters: dict[NonEmpty, str] = Field(default_factory=dict)
+    # Supply job_id=health-smoke-<ts> when nothing else resolves Ref::job_id.
+    default_job_id: bool = True
+    require_succeeded: bool = False
+    runnable_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 120
+    timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
+    poll_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class Thresholds(Strict):
+    log_max_age_hours: Annotated[float, Field(gt=0)] = 24.0
+    log_scan_events: Annotated[int, Field(ge=1, le=10_000)] = 200
+    runnable_warn_minutes: Annotated[float, Field(gt=0)] = 30.0
+    runnable_fail_minutes: Annotated[float, Field(gt=0)] = 120.0
+    job_failure_window_minutes: Annotated[float, Field(gt=0)] = 60.0
+    job_failures_warn_count: Annotated[int, Field(ge=1)] = 1
+    job_failures_fail_ratio: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+ConfigKey = Literal["job_queue", "job_definition"]
+
+
+class Target(Strict):
+    """One AWS Batch workload: a job queue and the job definition submitted to it."""
+
+    name: Annotated[str, Field(pattern=TARGET_NAME_RE)] = "default"
+    region: Annotated[str, Field(pattern=REGION_RE)] | None = None
+    role_arn: Annotated[str, Field(pattern=ROLE_ARN_RE)] | None = None
+    job_queue: NonEmpty
+    job_definition: NonEmpty
+    log_group: NonEmpty | None = None
+    # CONFIG_MATCH_*: source name -> {job_queue|job_definition: "literal" | "ssm:/p" |
+    # "env:VAR" | "file:path#KEY"}
+    config_sources: dict[NonEmpty, dict[ConfigKey, NonEmpty]] = Field(default_factory=dict)
+    smoke: SmokeConfig = Field(default_factory=SmokeConfig)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+
+class SuiteConfig(Strict):
+    targets: Annotated[list[Target], Field(min_length=1, max_length=200)]
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_names(cls, targets: list[Target]) -> list[Target]:
+        seen: set[str] = set()
+        for t in targets:
+            if t.name in seen:
+                raise ValueError(f"duplicate target name {t.name!r}: names must be unique")
+            seen.add(t.name)
+        return targets
+
+    def select(self, name: str | None) -> SuiteConfig:
+        if name is None:
+            return self
+        chosen = [t for t in self.targets if t.name == name]
+        if not chosen:
+            known = ", ".join(t.name for t in self.targets)
+            raise ConfigError(f"--target {name!r} is not in the config (targets: {known})")
+        return SuiteConfig(targets=chosen)
+
+
+def format_validation_error(exc: ValidationError, data: Any, prefix: str = "") -> str:
+    """One line per problem, each naming the target (by index and name) and the key."""
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        if loc[:1] == ["targets"] and len(loc) > 1 and loc[1].isdigit():
+            idx = int(loc[1])
+            name = _target_name(data, idx)
+            loc = [f"targets[{idx}]" + (f" ({name})" if name else ""), *loc[2:]]
+        where = ".".join(loc)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{prefix}{where or '(top level)'}: {msg}")
+    return "\n".join(lines)
+
+
+def _target_name(data: Any, idx: int) -> str | None:
+    try:
+        name = data["targets"][idx].get("name")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def parse_suite_config(data: Any, source: str = "config") -> SuiteConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected an object with a 'targets' list")
+    try:
+        return SuiteConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, data, prefix=f"{source}: ")) from None
+
+
+def load_config_file(path: str | Path) -> SuiteConfig:
+    """Read a TOML or JSON config file (`targets` list); errors name the line or key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--config {p}: cannot read: {exc.strerror or exc}") from None
+    if p.suffix.lower() == ".json" or (
+        p.suffix.lower() != ".toml" and text.lstrip().startswith("{")
+    ):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
+    return parse_suite_config(data, source=str(p))
+
+
+def parse_key_values(items: list[str], flag: str) -> dict[str, str]:
+    """`k=v` pairs from a repeatable flag; a malformed one names the flag and the item."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", key.strip()):
+            raise ConfigError(f"{flag} {item!r}: expected NAME=VALUE")
+        out[key.strip()] = value
+    return out

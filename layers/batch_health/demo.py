@@ -1,0 +1,359 @@
+"""`batch-health demo`: the real suite against an embedded AWS emulator (moto) on loopback.
+
+No AWS account and no network: a moto server starts on 127.0.0.1 with a free port, a
+prepared world is created over HTTP, and `batch-health check` runs against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+REGION = "ap-northeast-2"
+QUEUE = "academy-video-batch-queue"
+CE = "academy-video-batch-ce-v3"
+JOBDEF = "academy-video-batch-jobdef"
+LOG_GROUP = "/aws/batch/academy-video-worker"
+EXEC_ROLE = "academy-batch-ecs-task-execution-role"
+JOB_ROLE = "academy-video-batch-job-role"
+IMAGE_REPO = "academy-video-worker"
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+}
+ECS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+@dataclass
+class World:
+    """What a scenario built: the config to check and a description for the header."""
+
+    name: str
+    description: str
+    target: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def emulator() -> Iterator[str]:
+    """A moto server on 127.0.0.1 (free port) with Docker-less Batch; yields its URL."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log in the report
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    try:
+        request = urllib.request.Request(
+            f"{url}/moto-api/config",
+            data=json.dumps({"batch": {"use_docker": False}}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+        yield url
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def patched_environ(
+    values: Mapping[str, str], drop: tuple[str, ...] = ("AWS_PROFILE",)
+) -> Iterator[None]:
+    saved = dict(os.environ)
+    for key in drop:
+        os.environ.pop(key, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class WorldBuilder:
+    """Creates Batch, IAM, SSM and Logs resources through the emulator's HTTP API."""
+
+    def __init__(self, endpoint_url: str | None, region: str = REGION) -> None:
+        # endpoint_url None: the in-process moto of the unit tests.
+        session = boto3.Session(region_name=region, **_fake_credentials())
+        self.region = region
+        self.client: Callable[[str], Any] = lambda svc: session.client(
+            svc, endpoint_url=endpoint_url
+        )
+        self.account = self.client("sts").get_caller_identity()["Account"]
+
+    def role(self, name: str, inline_policy: dict[str, Any] | None = None) -> str:
+        iam = self.client("iam")
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(ECS_TRUST))[
+            "Role"
+        ]["Arn"]
+        if inline_policy:
+            iam.put_role_policy(
+                RoleName=name, PolicyName=f"{name}-inline", PolicyDocument=json.dumps(inline_policy)
+            )
+        return arn
+
+    def execution_policy(self, log_group: str) -> dict[str, Any]:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": (
+                        f"arn:aws:logs:{self.region}:{self.account}:log-group:{log_group}:*"
+                    ),
+                },
+                {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    "Resource": f"arn:aws:ecr:{self.region}:{self.account}:repository/{IMAGE_REPO}",
+                },
+            ],
+        }
+
+    def queue_with_ce(self, queue: str = QUEUE, ce: str = CE, max_vcpus: int = 32) -> None:
+        ec2 = self.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+        sg = ec2.create_security_group(GroupName="batch", Description="batch", VpcId=vpc)["GroupId"]
+        iam = self.client("iam")
+        service_role = iam.create_role(
+            RoleName="academy-batch-service-role", AssumeRolePolicyDocument=json.dumps(ECS_TRUST)
+        )["Role"]["Arn"]
+        profile = iam.create_instance_profile(InstanceProfileName="academy-batch-instance")
+        batch = self.client("batch")
+        ce_arn = batch.create_compute_environment(
+            computeEnvironmentName=ce,
+            type="MANAGED",
+            state="ENABLED",
+            computeResources={
+                "type": "EC2",
+                "minvCpus": 0,
+                "maxvCpus": max_vcpus,
+                "desiredvCpus": 0,
+                "instanceTypes": ["optimal"],
+                "subnets": [subnet],
+                "securityGroupIds": [sg],
+                "instanceRole": profile["InstanceProfile"]["Arn"],
+            },
+            serviceRole=service_role,
+        )["computeEnvironmentArn"]
+        batch.create_job_queue(
+            jobQueueName=queue,
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce_arn}],
+        )
+
+    def job_definition(
+        self,
+        *,
+        command: list[str],
+        parameters: dict[str, str] | None = None,
+        attempts: int = 1,
+        log_group: str = LOG_GROUP,
+    ) -> None:
+        exec_arn = self.role(EXEC_ROLE, self.execution_policy(log_group))
+        job_arn = self.role(JOB_ROLE)
+        image = f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{IMAGE_REPO}:latest"
+        self.client("batch").register_job_definition(
+            jobDefinitionName=JOBDEF,
+            type="container",
+            parameters=parameters or {},
+            retryStrategy={"attempts": attempts},
+            containerProperties={
+                "image": image,
+                "command": command,
+                "executionRoleArn": exec_arn,
+                "jobRoleArn": job_arn,
+                "resourceRequirements": [
+                    {"type": "VCPU", "value": "4"},
+                    {"type": "MEMORY", "value": "8192"},
+                ],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {"awslogs-group": log_group},
+                },
+            },
+        )
+
+    def api_settings(self) -> None:
+        ssm = self.client("ssm")
+        ssm.put_parameter(Name="/academy/api/VIDEO_BATCH_JOB_QUEUE", Value=QUEUE, Type="String")
+        ssm.put_parameter(
+            Name="/academy/api/VIDEO_BATCH_JOB_DEFINITION", Value=JOBDEF, Type="String"
+        )
+
+    def log_group(self, name: str = LOG_GROUP, messages: list[str] | None = None) -> None:
+        logs = self.client("logs")
+        logs.create_log_group(logGroupName=name)
+        logs.put_retention_policy(logGroupName=name, retentionInDays=30)
+        if messages:
+            import time
+
+            stream = f"{JOBDEF}/default/0123456789abcdef"
+            logs.create_log_stream(logGroupName=name, logStreamName=stream)
+            now = int(time.time() * 1000)
+            logs.put_log_events(
+                logGroupName=name,
+                logStreamName=stream,
+                logEvents=[
+                    {"timestamp": now - 1000 * (len(messages) - i), "message": m}
+                    for i, m in enumerate(messages)
+                ],
+            )
+
+
+def _fake_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "aws_session_token": "testing",
+    }
+
+
+WORKER_COMMAND = ["python", "-m", "apps.worker.video_worker", "--job-id", "Ref::job_id"]
+
+
+def _config_sources(files: dict[str, str]) -> dict[str, Any]:
+    return {
+        "api": {
+            "job_queue": "ssm:/academy/api/VIDEO_BATCH_JOB_QUEUE",
+            "job_definition": "ssm:/academy/api/VIDEO_BATCH_JOB_DEFINITION",
+        },
+        "setup_script": {
+            "job_queue": f"file:{files['setup']}#JobQueueName",
+            "job_definition": f"file:{files['setup']}#JobDefName",
+        },
+        "jobdef_json": {"job_definition": f"file:{files['jobdef_json']}#jobDefinitionName"},
+    }
+
+
+def _seed_files(workdir: Path) -> dict[str, str]:
+    setup = workdir / "batch_video_setup_full.ps1"
+    setup.write_text(f'$Region = "{REGION}"\n$JobQueueName = "{QUEUE}"\n$JobDefName = "{JOBDEF}"\n')
+    jobdef_json = workdir / "video_job_definition.json"
+    jobdef_json.write_text(json.dumps({"jobDefinitionName": JOBDEF, "type": "container"}))
+    return {"setup": str(setup), "jobdef_json": str(jobdef_json)}
+
+
+def build_seed(w: WorldBuilder, workdir: Path) -> World:
+    w.queue_with_ce()
+    w.job_definition(command=WORKER_COMMAND)
+    w.api_settings()
+    files = _seed_files(workdir)
+    return World(
+        "seed",
+        "the ops report's world: everything in place but the log group; the job "
+        "definition needs Ref::job_id",
+        _target(files),
+    )
+
+
+def build_healthy(w: WorldBuilder, workdir: Path) -> World:
+    w.queue_with_ce()
+    w.job_definition(command=WORKER_COMMAND, parameters={"job_id": "none"}, attempts=3)
+    w.api_settings()
+    w.log_group(messages=["worker started", "transcoded video 42 in 12.3s", "worker idle"])
+    files = _seed_files(workdir)
+    return World(
+        "healthy", "the seed's world after the fixes: log group created, retries on", _target(files)
+    )
+
+
+def build_unresolved(w: WorldBuilder, workdir: Path) -> World:
+    w.queue_with_ce()
+    w.job_definition(command=[*WORKER_COMMAND, "--source", "Ref::source_uri"], attempts=3)
+    w.api_settings()
+    w.log_group(messages=["worker started"])
+    files = _seed_files(workdir)
+    return World(
+        "unresolved",
+        "a job definition with Ref::source_uri and no default: try --allow-test-submit, "
+        "then add --smoke-param source_uri=s3://bucket/sample.mp4",
+        _target(files),
+    )
+
+
+def _target(files: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": "academy-video",
+        "region": REGION,
+        "job_queue": QUEUE,
+        "job_definition": JOBDEF,
+        "config_sources": _config_sources(files),
+        "smoke": {"poll_seconds": 0.5, "timeout_seconds": 60},
+    }
+
+
+SCENARIOS: dict[str, Callable[[WorldBuilder, Path], World]] = {
+    "seed": build_seed,
+    "healthy": build_healthy,
+    "unresolved": build_unresolved,
+}
+
+
+def add_parser(sub: Any) -> None:
+    from batch_health.cli import add_target_arguments
+
+    demo = sub.add_parser(
+        "demo", help="run the real suite against an embedded AWS emulator (no account, no network)"
+    )
+    demo.add_argument(
+        "--scenario", choices=sorted(SCENARIOS), default="seed", help="prepared world"
+    )
+    add_target_arguments(demo)
+    demo.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from batch_health.cli import main
+
+    with tempfile.TemporaryDirectory(prefix="batch-health-demo-") as tmp, emulator() as url:
+        workdir = Path(tmp)
+        world = SCENARIOS[args.scenario](WorldBuilder(url), workdir)
+        config_path = workdir / "targets.json"
+        config_path.write_text(json.dumps({"targets": [world.target]}, indent=2))
+        if args.format == "text":
+            print(f"# batch-health demo: scenario '{world.name}': {world.description}")
+            print(f"# AWS emulator (moto) at {url}, region {REGION}; no AWS account is used\n")
+        argv = ["check", "--config", str(config_path), "--format", args.format]
+        argv += ["--concurrency", str(args.concurrency)]
+        if args.checks:
+            argv += ["--checks", args.checks]
+        if args.allow_test_submit:
+            argv.append("--allow-test-submit")
+        if args.time_budget:
+            argv += ["--time-budget", str(args.time_budget)]
+        for item in args.smoke_param:
+            argv += ["--smoke-param", item]
+        with patched_environ({**FAKE_ENV, "AWS_ENDPOINT_URL": url}):
+            return main(argv)

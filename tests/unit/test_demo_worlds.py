@@ -1,0 +1,24 @@
+"""The prepared worlds, checked in-process: the seed's findings and the healthy baseline."""
+
+from __future__ import annotations
+
+from conftest import run_target
+
+from batch_health.models import Status
+
+
+def test_seed_world_reports_what_the_ops_report_saw(seed_world):
+    report = run_target(seed_world)
+    statuses = {c.name: c.status for c in report.checks}
+    assert statuses["CONFIG_MATCH_QUEUE"] is Status.OK
+    assert statuses["CONFIG_MATCH_JOBDEF"] is Status.OK
+    assert statuses["AWS_ACCESS"] is Status.OK
+    assert statuses["QUEUE_CHECK"] is Status.OK
+    assert statuses["CE_CHECK"] is Status.OK
+    # retryStrategy.attempts=1 in the seed: a warning, not OK and not FAIL.
+    assert statuses["JOBDEF_CHECK"] is Status.WARN
+
+
+def test_healthy_world_is_ok(healthy_world):
+    report = run_target(healthy_world)
+    assert {c.name: c.status for c in report.checks}["JOBDEF_CHECK"] is Status.OK
