@@ -21,11 +21,23 @@ from batch_health import __version__
 SESSION_NAME = "batch-health-monitor"
 
 
-def client_config(max_pool_connections: int = 32) -> Config:
-    # botocore's standard retry mode retries throttling and transient errors with backoff;
-    # the connect/read timeouts keep one slow endpoint from eating the run's time budget.
+DEFAULT_MAX_ATTEMPTS = 4  # total attempts per call, the first included
+
+
+def client_config(
+    max_pool_connections: int = 32,
+    *,
+    retry_mode: str | None = None,
+    max_attempts: int | None = None,
+) -> Config:
+    """Client defaults: botocore's standard retry mode (backoff on throttling and transient
+    errors) unless AWS_RETRY_MODE / AWS_MAX_ATTEMPTS (or the profile) say otherwise; connect
+    and read timeouts so one slow endpoint cannot eat the run's time budget."""
     return Config(
-        retries={"mode": "standard", "max_attempts": 5},
+        retries={
+            "mode": retry_mode if retry_mode in ("standard", "adaptive") else "standard",
+            "total_max_attempts": max_attempts or DEFAULT_MAX_ATTEMPTS,
+        },
         connect_timeout=5,
         read_timeout=15,
         max_pool_connections=max_pool_connections,
@@ -84,10 +96,15 @@ class AwsSessions:
         self._base = base_session or boto3.Session()
         self.default_region = default_region or self._base.region_name
         self._endpoint_url = endpoint_url
-        self._config = config or client_config()
+        # botocore resolves these from AWS_RETRY_MODE / AWS_MAX_ATTEMPTS or the profile; an
+        # explicit Config would otherwise override them, so pass them through.
+        self._config = config or client_config(
+            retry_mode=self._base._session.get_config_variable("retry_mode"),
+            max_attempts=self._base._session.get_config_variable("max_attempts"),
+        )
         self._lock = threading.Lock()
-        self._sessions: dict[str, boto3.Session] = {}
-        self._clients: dict[tuple[str | None, str | None, str], Any] = {}
+        self._sessions: dict[tuple[str, str | None], boto3.Session] = {}
+        self._clients: dict[tuple[str | None, str | None, str | None, str], Any] = {}
         self.stats = RequestStats()
 
     @property
@@ -97,14 +114,14 @@ class AwsSessions:
     def region_for(self, region: str | None) -> str | None:
         return region or self.default_region
 
-    def _session(self, role_arn: str | None) -> boto3.Session:
+    def _session(self, role_arn: str | None, external_id: str | None = None) -> boto3.Session:
         if role_arn is None:
             return self._base
-        if role_arn not in self._sessions:
-            self._sessions[role_arn] = self._assumed_session(role_arn)
-        return self._sessions[role_arn]
+        if (role_arn, external_id) not in self._sessions:
+            self._sessions[role_arn, external_id] = self._assumed_session(role_arn, external_id)
+        return self._sessions[role_arn, external_id]
 
-    def _assumed_session(self, role_arn: str) -> boto3.Session:
+    def _assumed_session(self, role_arn: str, external_id: str | None = None) -> boto3.Session:
         """A session whose credentials come from sts:AssumeRole, refreshed near expiry."""
         source = self._base._session
         source_credentials = source.get_credentials()
@@ -119,7 +136,8 @@ class AwsSessions:
             client_creator=create_sts_client,
             source_credentials=source_credentials,
             role_arn=role_arn,
-            extra_args={"RoleSessionName": SESSION_NAME},
+            extra_args={"RoleSessionName": SESSION_NAME}
+            | ({"ExternalId": external_id} if external_id else {}),
         )
         assumed = botocore.session.Session()
         assumed._credentials = DeferredRefreshableCredentials(
@@ -127,13 +145,19 @@ class AwsSessions:
         )
         return boto3.Session(botocore_session=assumed, region_name=self._base.region_name)
 
-    def client(self, service: str, region: str | None = None, role_arn: str | None = None) -> Any:
+    def client(
+        self,
+        service: str,
+        region: str | None = None,
+        role_arn: str | None = None,
+        external_id: str | None = None,
+    ) -> Any:
         region = self.region_for(region)
-        key = (region, role_arn, service)
+        key = (region, role_arn, external_id, service)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                session = self._session(role_arn)
+                session = self._session(role_arn, external_id)
                 kwargs: dict[str, Any] = {"config": self._config}
                 if self._endpoint_url:
                     kwargs["endpoint_url"] = self._endpoint_url

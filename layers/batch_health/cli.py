@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     from batch_health import demo
 
     demo.add_parser(sub)
+    from batch_health import notify_test
+
+    notify_test.add_parser(sub)
+    from batch_health import invoke
+
+    invoke.add_parser(sub)
     return parser
 
 
@@ -154,7 +160,7 @@ def apply_smoke_params(config: SuiteConfig, params: dict[str, str]) -> SuiteConf
 
 def options_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> RunOptions:
     checks = None
-    if args.checks:
+    if args.checks is not None:  # `--checks ""` is an error, not "every check"
         try:
             checks = parse_check_names(args.checks)
         except ValueError as exc:
@@ -185,7 +191,9 @@ def cmd_check(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     config = config_from_args(args)
     config = apply_smoke_params(config, parse_key_values(args.smoke_param, "--smoke-param"))
     options = options_from_args(args, environ)
-    code, _ = run_and_print(config, options, args.format, AwsSessions(default_region=args.region))
+    # botocore itself reads only AWS_DEFAULT_REGION; AWS_REGION is what Lambda and most tools set.
+    region = args.region or environ.get("AWS_REGION") or None
+    code, _ = run_and_print(config, options, args.format, AwsSessions(default_region=region))
     return code
 
 
@@ -208,6 +216,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         parser.exit(EXIT_USAGE, f"batch-health: error: {exc}\n")
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `batch-health checks | head`: the reader went away; no traceback for that.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAIL
     return EXIT_OK  # pragma: no cover - parser.exit raises
 
 

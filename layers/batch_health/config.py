@@ -13,18 +13,23 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
+
+from batch_health.sources import SourceError, parse_source
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 TARGET_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 ROLE_ARN_RE = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 REGION_RE = r"^[a-z]{2}(-[a-z]+)+-\d$"
+EXTERNAL_ID_RE = r"^[\w+=,.@:/-]+$"  # what sts:AssumeRole accepts, 2 to 1224 of them
 
 
 class ConfigError(ValueError):
@@ -61,20 +66,43 @@ class Thresholds(Strict):
 ConfigKey = Literal["job_queue", "job_definition"]
 
 
+def _valid_source_spec(spec: str) -> str:
+    # A malformed spec (`ssm:` with no name, `file:` without #KEY) is a config error
+    # here, not a crash in the middle of a run.
+    try:
+        parse_source(spec)
+    except SourceError as exc:
+        raise ValueError(str(exc)) from None
+    return spec
+
+
+SourceSpec = Annotated[NonEmpty, AfterValidator(_valid_source_spec)]
+
+
 class Target(Strict):
     """One AWS Batch workload: a job queue and the job definition submitted to it."""
 
     name: Annotated[str, Field(pattern=TARGET_NAME_RE)] = "default"
     region: Annotated[str, Field(pattern=REGION_RE)] | None = None
     role_arn: Annotated[str, Field(pattern=ROLE_ARN_RE)] | None = None
+    # sts:ExternalId the role's trust policy requires (templates/target-account-role.yaml).
+    external_id: (
+        Annotated[str, Field(min_length=2, max_length=1224, pattern=EXTERNAL_ID_RE)] | None
+    ) = None
     job_queue: NonEmpty
     job_definition: NonEmpty
     log_group: NonEmpty | None = None
     # CONFIG_MATCH_*: source name -> {job_queue|job_definition: "literal" | "ssm:/p" |
     # "env:VAR" | "file:path#KEY"}
-    config_sources: dict[NonEmpty, dict[ConfigKey, NonEmpty]] = Field(default_factory=dict)
+    config_sources: dict[NonEmpty, dict[ConfigKey, SourceSpec]] = Field(default_factory=dict)
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @model_validator(mode="after")
+    def _external_id_needs_role(self) -> Target:
+        if self.external_id is not None and self.role_arn is None:
+            raise ValueError("external_id is set but role_arn is not: set the role to assume")
+        return self
 
 
 class SuiteConfig(Strict):
@@ -83,11 +111,14 @@ class SuiteConfig(Strict):
     @field_validator("targets")
     @classmethod
     def _unique_names(cls, targets: list[Target]) -> list[Target]:
-        seen: set[str] = set()
-        for t in targets:
+        seen: dict[str, int] = {}
+        for i, t in enumerate(targets):
             if t.name in seen:
-                raise ValueError(f"duplicate target name {t.name!r}: names must be unique")
-            seen.add(t.name)
+                raise ValueError(
+                    f"targets[{i}] ({t.name}) has the same name as targets[{seen[t.name]}]: "
+                    "target names must be unique"
+                )
+            seen[t.name] = i
         return targets
 
     def select(self, name: str | None) -> SuiteConfig:
@@ -109,10 +140,15 @@ def format_validation_error(exc: ValidationError, data: Any, prefix: str = "") -
             idx = int(loc[1])
             name = _target_name(data, idx)
             loc = [f"targets[{idx}]" + (f" ({name})" if name else ""), *loc[2:]]
-        where = ".".join(loc)
         msg = err["msg"]
+        if loc[-1:] == ["[key]"]:  # pydantic's marker for a bad dict key
+            loc = loc[:-1]
+            msg = f"invalid key: {msg}"
+        where = ".".join(loc)
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif err["type"] == "value_error":
+            msg = str(err.get("ctx", {}).get("error") or msg)
         lines.append(f"{prefix}{where or '(top level)'}: {msg}")
     return "\n".join(lines)
 

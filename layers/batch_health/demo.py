@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import tempfile
@@ -63,7 +64,9 @@ def emulator() -> Iterator[str]:
 
     from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log in the report
+    # No request log in the report, and no traceback for the APIs the emulator lacks
+    # (iam:SimulatePrincipalPolicy answers 500; IAM_CHECK falls back to local evaluation).
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -103,8 +106,9 @@ class WorldBuilder:
         # endpoint_url None: the in-process moto of the unit tests.
         session = boto3.Session(region_name=region, **_fake_credentials())
         self.region = region
-        self.client: Callable[[str], Any] = lambda svc: session.client(
-            svc, endpoint_url=endpoint_url
+        # One client per service: creating clients dominates world-building time.
+        self.client: Callable[[str], Any] = functools.cache(
+            lambda svc: session.client(svc, endpoint_url=endpoint_url)
         )
         self.account = self.client("sts").get_caller_identity()["Account"]
 
@@ -139,16 +143,21 @@ class WorldBuilder:
             ],
         }
 
-    def queue_with_ce(self, queue: str = QUEUE, ce: str = CE, max_vcpus: int = 32) -> None:
+    def queue_with_ce(
+        self, queue: str = QUEUE, ce: str = CE, max_vcpus: int = 32, suffix: str = ""
+    ) -> None:
+        """`suffix` goes on every name created, so one emulator can hold several worlds."""
+        queue, ce = f"{queue}{suffix}", f"{ce}{suffix}"
         ec2 = self.client("ec2")
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
         sg = ec2.create_security_group(GroupName="batch", Description="batch", VpcId=vpc)["GroupId"]
         iam = self.client("iam")
         service_role = iam.create_role(
-            RoleName="academy-batch-service-role", AssumeRolePolicyDocument=json.dumps(ECS_TRUST)
+            RoleName=f"academy-batch-service-role{suffix}",
+            AssumeRolePolicyDocument=json.dumps(ECS_TRUST),
         )["Role"]["Arn"]
-        profile = iam.create_instance_profile(InstanceProfileName="academy-batch-instance")
+        profile = iam.create_instance_profile(InstanceProfileName=f"academy-batch-instance{suffix}")
         batch = self.client("batch")
         ce_arn = batch.create_compute_environment(
             computeEnvironmentName=ce,
@@ -180,12 +189,13 @@ class WorldBuilder:
         parameters: dict[str, str] | None = None,
         attempts: int = 1,
         log_group: str = LOG_GROUP,
+        suffix: str = "",
     ) -> None:
-        exec_arn = self.role(EXEC_ROLE, self.execution_policy(log_group))
-        job_arn = self.role(JOB_ROLE)
+        exec_arn = self.role(f"{EXEC_ROLE}{suffix}", self.execution_policy(log_group))
+        job_arn = self.role(f"{JOB_ROLE}{suffix}")
         image = f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{IMAGE_REPO}:latest"
         self.client("batch").register_job_definition(
-            jobDefinitionName=JOBDEF,
+            jobDefinitionName=f"{JOBDEF}{suffix}",
             type="container",
             parameters=parameters or {},
             retryStrategy={"attempts": attempts},
@@ -205,11 +215,17 @@ class WorldBuilder:
             },
         )
 
-    def api_settings(self) -> None:
+    def api_settings(self, suffix: str = "") -> None:
         ssm = self.client("ssm")
-        ssm.put_parameter(Name="/academy/api/VIDEO_BATCH_JOB_QUEUE", Value=QUEUE, Type="String")
         ssm.put_parameter(
-            Name="/academy/api/VIDEO_BATCH_JOB_DEFINITION", Value=JOBDEF, Type="String"
+            Name=f"/academy/api/VIDEO_BATCH_JOB_QUEUE{suffix}",
+            Value=f"{QUEUE}{suffix}",
+            Type="String",
+        )
+        ssm.put_parameter(
+            Name=f"/academy/api/VIDEO_BATCH_JOB_DEFINITION{suffix}",
+            Value=f"{JOBDEF}{suffix}",
+            Type="String",
         )
 
     def log_group(self, name: str = LOG_GROUP, messages: list[str] | None = None) -> None:

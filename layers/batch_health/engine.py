@@ -1,11 +1,31 @@
-"""Runs the check suite: concurrent, dependency-aware, crash-isolated, time-bounded."""
+"""Runs the check suite: concurrent, dependency-aware, crash-isolated, time-bounded.
+
+A run should cost about its longest chain of dependent AWS calls, not their sum:
+
+- At the start every target's `needs` are prefetched, need by need across the targets,
+  so what the checks will read is asked for at once. Data more checks wait for (directly
+  or through their dependencies) is asked for first: the caller identity that gates every
+  check before the job queue, before the job definitions, before the job lists.
+- A prefetch never waits for data another task is fetching: it hands its thread back and is
+  resumed when that data is in (`inventory.Pending`).
+- A check starts once its dependencies are done and its `needs` are in, so it seldom waits;
+  when it does, it gives up its work slot meanwhile.
+- At most `RunOptions.concurrency` tasks work at a time; tasks waiting for data do not count.
+  Resumed prefetches and released checks go before work queued at the start: they are
+  further along a chain of calls.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import heapq
+import itertools
 import logging
+import queue
+import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,7 +36,7 @@ from batch_health.checks.config_match import ssm_names
 from batch_health.config import SuiteConfig, Target
 from batch_health.errors import classify
 from batch_health.hints import root_cause_hints
-from batch_health.inventory import Inventory, TargetView
+from batch_health.inventory import Inventory, Pending, TargetView, in_work_slot, prefetching
 from batch_health.models import CheckResult, Report, Status, SuiteReport, utc_now
 
 logger = logging.getLogger(__name__)
@@ -25,6 +45,13 @@ BUDGET_EXHAUSTED = "time budget exhausted"
 BLOCKING = (Status.FAIL, Status.SKIP)
 # Do not start a check with less time than this left: it could not finish.
 MIN_START_S = 0.5
+# Task classes, most urgent first: work further along a chain of calls, then what the run
+# queued at its start. Within a class, what more checks wait for goes first.
+URGENT, AT_START = 0, 1
+Priority = tuple[int, int, int]  # (class, -weight, position in the registry)
+# Threads beyond the work slots, per target, for checks waiting for shared data.
+WAITING_THREADS_PER_TARGET = 2
+MAX_THREADS = 256
 
 
 @dataclass
@@ -33,6 +60,7 @@ class _TargetRun:
     view: TargetView
     pending: list[Check]
     results: dict[str, CheckResult] = field(default_factory=dict)
+    prefetched: dict[str, bool] = field(default_factory=dict)
 
 
 def run_check(check: Check, ctx: CheckContext) -> CheckResult:
@@ -73,12 +101,63 @@ def select_checks(names: Sequence[str] | None, registry: Sequence[Check] = REGIS
     return [c for c in registry if c.name in wanted]
 
 
-def _prefetch(view: TargetView, need: str) -> None:
-    # Errors are cached by the inventory and reported by the check that reads the data.
-    try:
-        getattr(view, need)()
-    except Exception:
-        logger.debug("prefetch %s for %s failed", need, view.target.name, exc_info=True)
+def check_weights(selected: Sequence[Check]) -> dict[str, int]:
+    """1 + how many selected checks depend on each check, directly or through others."""
+    dependents: dict[str, set[str]] = {c.name: set() for c in selected}
+    changed = True
+    while changed:  # a transitive closure over a dozen checks
+        changed = False
+        for check in selected:
+            for dep in check.depends_on:
+                if dep in dependents:
+                    grown = dependents[dep] | {check.name} | dependents[check.name]
+                    if grown != dependents[dep]:
+                        dependents[dep], changed = grown, True
+    return {name: 1 + len(names) for name, names in dependents.items()}
+
+
+class _Scheduler:
+    """A thread pool that runs the most urgent task first, at most `slots` at a time.
+
+    Every task runs in a copy of the context `run_suite` was called in (not in whatever a
+    reused pool thread was left with), holding a work slot it gives up while it waits for
+    data (inventory._await).
+    """
+
+    def __init__(self, slots: int, threads: int) -> None:
+        self.slots = threading.Semaphore(slots)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="check")
+        self._context = contextvars.copy_context()
+        self._lock = threading.Lock()
+        self._heap: list[tuple[Priority, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._closed = False
+
+    def submit(self, priority: Priority, task: Callable[[], None]) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            heapq.heappush(self._heap, (priority, next(self._order), task))
+            self._pool.submit(self._run_next)
+
+    def _run_next(self) -> None:
+        with self.slots:
+            with self._lock:
+                if not self._heap:
+                    return
+                _, _, task = heapq.heappop(self._heap)
+            self._context.copy().run(self._run, task)
+
+    def _run(self, task: Callable[[], None]) -> None:
+        with in_work_slot(self.slots):
+            task()
+
+    def close(self, wait: bool) -> None:
+        """Drop tasks not started; `wait`: let running ones finish first."""
+        with self._lock:
+            self._closed = True
+            self._heap.clear()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 def run_suite(
@@ -95,54 +174,119 @@ def run_suite(
     deadline = None if options.time_budget_s is None else t0 + options.time_budget_s
     selected = select_checks(options.checks, registry)
     selected_names = {c.name for c in selected}
+    weights = check_weights(selected)
+    position = {c.name: i for i, c in enumerate(selected)}
+    # A need weighs what the heaviest check reading it weighs, and sits where it first does.
+    need_priority: dict[str, tuple[int, int]] = {}
+    for check in selected:
+        for need in check.needs:
+            key = (-weights[check.name], position[check.name])
+            need_priority[need] = min(need_priority.get(need, key), key)
     runs = [_TargetRun(t, inventory.view(t), list(selected)) for t in config.targets]
-    pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="check")
-    running: dict[Future[CheckResult], tuple[_TargetRun, Check]] = {}
-    try:
-        for run in runs:
-            for need in dict.fromkeys(n for c in selected for n in c.needs):
-                pool.submit(_prefetch, run.view, need)
+    concurrency = max(1, options.concurrency)
+    threads = min(MAX_THREADS, concurrency + WAITING_THREADS_PER_TARGET * len(runs))
+    scheduler = _Scheduler(concurrency, threads)
+    # Tasks report here; only this thread changes the runs' state.
+    done: queue.SimpleQueue[tuple[_TargetRun, str, CheckResult | None]] = queue.SimpleQueue()
+    running = 0
 
-        def start_ready() -> None:
+    def out_of_time() -> bool:
+        return deadline is not None and time.monotonic() > deadline - MIN_START_S
+
+    def prefetch(run: _TargetRun, need: str) -> None:
+        finished = True
+        try:
+            with prefetching():
+                getattr(run.view, need)()
+        except Pending as wait_for:
+            finished = False
+            wait_for.future.add_done_callback(lambda _: resume(run, need))
+        except Exception:
+            # Cached by the inventory (errors too) and reported by the check that reads it.
+            logger.debug("prefetch %s for %s failed", need, run.target.name, exc_info=True)
+        finally:
+            if finished:
+                done.put((run, need, None))
+
+    def resume(run: _TargetRun, need: str) -> None:
+        if out_of_time():
+            done.put((run, need, None))  # its checks are skipped or fetch for themselves
+        else:
+            scheduler.submit((URGENT, *need_priority[need]), lambda: prefetch(run, need))
+
+    def check_task(run: _TargetRun, check: Check, ctx: CheckContext) -> None:
+        result = CheckResult(check.name, Status.SKIP, BUDGET_EXHAUSTED)
+        try:
+            # Checked again here: a check may have waited for a work slot.
+            if not out_of_time():
+                result = run_check(check, ctx)
+        finally:
+            done.put((run, check.name, result))
+
+    def start_ready(task_class: int, candidates: Sequence[_TargetRun]) -> None:
+        """Start, or skip, every check of `candidates` whose dependencies are done."""
+        nonlocal running
+        for run in candidates:
             progress = True
             while progress:
                 progress = False
-                for run in runs:
-                    for check in list(run.pending):
-                        deps = [d for d in check.depends_on if d in selected_names]
-                        if any(d not in run.results for d in deps):
-                            continue
-                        run.pending.remove(check)
-                        progress = True
-                        blocker = next(
-                            (run.results[d] for d in deps if run.results[d].status in BLOCKING),
-                            None,
+                for check in list(run.pending):
+                    deps = [d for d in check.depends_on if d in selected_names]
+                    if any(d not in run.results for d in deps):
+                        continue
+                    blocker = next(
+                        (run.results[d] for d in deps if run.results[d].status in BLOCKING), None
+                    )
+                    if blocker is not None:
+                        run.results[check.name] = CheckResult(
+                            check.name,
+                            Status.SKIP,
+                            f"{blocker.name} is {blocker.status}: {blocker.detail}",
                         )
-                        if blocker is not None:
-                            run.results[check.name] = CheckResult(
-                                check.name,
-                                Status.SKIP,
-                                f"{blocker.name} is {blocker.status}: {blocker.detail}",
-                            )
-                        elif deadline is not None and time.monotonic() > deadline - MIN_START_S:
-                            run.results[check.name] = CheckResult(
-                                check.name, Status.SKIP, BUDGET_EXHAUSTED
-                            )
-                        else:
-                            ctx = CheckContext(
-                                run.target, run.view, options, deadline, dict(run.results)
-                            )
-                            running[pool.submit(run_check, check, ctx)] = (run, check)
+                    elif out_of_time():
+                        run.results[check.name] = CheckResult(
+                            check.name, Status.SKIP, BUDGET_EXHAUSTED
+                        )
+                    elif not all(run.prefetched.get(n, True) for n in check.needs):
+                        continue  # started when its data is in
+                    else:
+                        ctx = CheckContext(
+                            run.target, run.view, options, deadline, dict(run.results)
+                        )
+                        scheduler.submit(
+                            (task_class, -weights[check.name], position[check.name]),
+                            lambda r=run, c=check, x=ctx: check_task(r, c, x),
+                        )
+                        running += 1
+                    run.pending.remove(check)
+                    progress = True
 
-        start_ready()
-        while running:
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in done:
-                run, check = running.pop(fut)
-                run.results[check.name] = fut.result()
-            start_ready()
+    try:
+        for need, key in need_priority.items():
+            for run in runs:
+                run.prefetched[need] = False
+                scheduler.submit((AT_START, *key), lambda r=run, n=need: prefetch(r, n))
+        start_ready(AT_START, runs)
+        while running or any(run.pending for run in runs):
+            # Wake up when time runs out, to skip what still waits for its data.
+            timeout = None
+            if deadline is not None and not out_of_time():
+                timeout = deadline - MIN_START_S - time.monotonic()
+            try:
+                run, name, result = done.get(timeout=timeout)
+            except queue.Empty:
+                start_ready(URGENT, runs)
+                continue
+            if result is None:
+                run.prefetched[name] = True
+            else:
+                run.results[name] = result
+                running -= 1
+            start_ready(URGENT, [run])
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Without a budget, let fetches still in flight finish, so nothing calls AWS after
+        # the run has returned; with one, return now.
+        scheduler.close(wait=deadline is None)
 
     finished = utc_now()
     reports = []

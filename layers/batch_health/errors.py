@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,6 +17,8 @@ from botocore.exceptions import (
     NoRegionError,
     PartialCredentialsError,
     ReadTimeoutError,
+    SSOError,
+    TokenRetrievalError,
 )
 
 
@@ -118,6 +121,18 @@ class AwsFailure:
         return _HINTS.get(self.kind, f"AWS answered {self.code}: {self.message}")
 
 
+_XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.DOTALL)
+
+
+def _unwrap_xml_message(message: str) -> str:
+    """The text of an XML error document that arrived as the message (moto, some proxies)."""
+    if message.lstrip().startswith("<"):
+        found = _XML_MESSAGE.search(message)
+        if found:
+            return found.group(1).strip()
+    return message
+
+
 def classify(exc: BaseException) -> AwsFailure:
     """Map any boto3/botocore exception to an AwsFailure."""
     if isinstance(exc, ClientError):
@@ -125,13 +140,16 @@ def classify(exc: BaseException) -> AwsFailure:
         code = str(
             err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or ""
         )
-        message = str(err.get("Message") or "")
+        message = _unwrap_xml_message(str(err.get("Message") or ""))
         kind = _CODES.get(code, ErrorKind.OTHER)
         if kind is ErrorKind.OTHER and "expired" in message.lower() and "token" in message.lower():
             kind = ErrorKind.EXPIRED_TOKEN
         return AwsFailure(kind, code, message, getattr(exc, "operation_name", "") or "")
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return AwsFailure(ErrorKind.NO_CREDENTIALS, type(exc).__name__, str(exc))
+    if isinstance(exc, SSOError | TokenRetrievalError):
+        # An expired or missing SSO login: `aws sso login` is the fix, as for an expired token.
+        return AwsFailure(ErrorKind.EXPIRED_TOKEN, type(exc).__name__, str(exc))
     if isinstance(exc, CredentialRetrievalError):
         kind = (
             ErrorKind.EXPIRED_TOKEN if "expired" in str(exc).lower() else ErrorKind.NO_CREDENTIALS

@@ -102,12 +102,20 @@ class SuiteReport:
         return overall_status([c for r in self.reports for c in r.checks])
 
     def to_dict(self) -> dict[str, Any]:
-        """A single target renders as SPEC §4's report; several go under `reports`."""
+        """A single target renders as SPEC §4's report; several go under `reports`.
+
+        `stats` (AWS calls, HTTP attempts, retries of this run) is added beside SPEC §4's
+        keys so throttling that retries absorbed is still visible.
+        """
         if len(self.reports) == 1:
-            return self.reports[0].to_dict()
-        return {
-            "overall": self.overall.value,
-            "reports": [r.to_dict() for r in self.reports],
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-        }
+            doc = self.reports[0].to_dict()
+        else:
+            doc = {
+                "overall": self.overall.value,
+                "reports": [r.to_dict() for r in self.reports],
+                "started_at": iso(self.started_at),
+                "finished_at": iso(self.finished_at),
+            }
+        if self.stats:
+            doc["stats"] = dict(self.stats)
+        return doc

@@ -54,9 +54,12 @@ def parse_source(spec: str) -> SourceRef:
 
 
 def _assignment_pattern(key: str) -> re.Pattern[str]:
-    # KEY=value | export KEY=value | $Key = "value" | KEY = 'value'  (value may be quoted)
+    # KEY=value | export KEY=value | $Key = "value" | KEY = 'value'  (value may be quoted).
+    # PowerShell variable names are case-insensitive; shell and Python names are not.
+    name = re.escape(key)
     return re.compile(
-        rf"""^\s*(?:export\s+)?\$?{re.escape(key)}\s*[:]?=\s*(?:"([^"]*)"|'([^']*)'|([^\s#;]*))""",
+        rf"""^\s*(?:export\s+)?(?:\$(?i:{name})|{name})\s*[:]?=\s*"""
+        r"""(?:"([^"]*)"|'([^']*)'|([^\s#;]*))""",
         re.MULTILINE,
     )
 
@@ -75,7 +78,8 @@ def read_file_key(path: str | Path, key: str) -> str:
         if not isinstance(doc, dict) or key not in doc:
             raise SourceError(f"{p}: no top-level key {key!r}")
         value = doc[key]
-        if not isinstance(value, str | int | float):
+        # bool is an int subclass, but `true` is not a resource name.
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise SourceError(f"{p}: key {key!r} is not a string")
         return str(value)
     matches = _assignment_pattern(key).findall(text)

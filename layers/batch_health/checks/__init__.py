@@ -6,8 +6,13 @@ from batch_health.checks.access import AwsAccess
 from batch_health.checks.base import Check, CheckContext, RunOptions
 from batch_health.checks.compute_env import ComputeEnvironmentCheck
 from batch_health.checks.config_match import ConfigMatchJobdef, ConfigMatchQueue
+from batch_health.checks.iam import IamCheck
 from batch_health.checks.job_definition import JobDefinitionCheck
+from batch_health.checks.jobs import JobFailuresCheck, RunnableBacklogCheck
+from batch_health.checks.log_content import LogContentCheck
+from batch_health.checks.log_group import LogGroupCheck
 from batch_health.checks.queue import QueueCheck
+from batch_health.checks.smoke import SmokeSubmitCheck
 
 REGISTRY: tuple[Check, ...] = (
     ConfigMatchQueue(),
@@ -16,6 +21,12 @@ REGISTRY: tuple[Check, ...] = (
     QueueCheck(),
     ComputeEnvironmentCheck(),
     JobDefinitionCheck(),
+    IamCheck(),
+    LogGroupCheck(),
+    LogContentCheck(),
+    SmokeSubmitCheck(),
+    RunnableBacklogCheck(),
+    JobFailuresCheck(),
 )
 
 CHECK_NAMES: tuple[str, ...] = tuple(c.name for c in REGISTRY)

@@ -44,6 +44,24 @@ class ComputeEnvironmentCheck(Check):
     priority = 11
 
     def run(self, ctx: CheckContext) -> CheckResult:
+        # Read the queue first: when this check runs without QUEUE_CHECK, a missing or
+        # unreadable queue must be named as such, not as "no compute environment".
+        queue_name = ctx.target.job_queue
+        try:
+            queue = ctx.aws.job_queue()
+        except (ClientError, BotoCoreError) as exc:
+            return self.aws_fail(
+                exc,
+                action="batch:DescribeJobQueues",
+                resource=queue_name,
+                what=f"job queue {queue_name}",
+            )
+        if queue is None:
+            return self.fail(
+                f"job queue {queue_name} does not exist in {ctx.aws.region}, so it has no "
+                "compute environment to check",
+                [f"Create job queue {queue_name} or fix the name (see QUEUE_CHECK)"],
+            )
         try:
             attached = ctx.aws.compute_environments()
         except (ClientError, BotoCoreError) as exc:

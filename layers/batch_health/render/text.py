@@ -34,14 +34,31 @@ def render_target(report: Report) -> list[str]:
     lines.append("ROOT_CAUSE_HINTS:")
     lines.extend(f"- {h}" for h in report.root_cause_hints)
     if not report.root_cause_hints:
-        lines.append("- none: every check passed or was skipped")
+        # Never claim "all passed" when a FAIL/WARN merely came without a hint.
+        unexplained = [r for r in report.checks if r.status in (Status.FAIL, Status.WARN)]
+        lines.extend(f"- {r.name}: {r.status} (the check gave no hint)" for r in unexplained)
+        if not unexplained:
+            lines.append("- none: every check passed or was skipped")
     return lines
+
+
+def stats_lines(suite: SuiteReport) -> list[str]:
+    """A header with the run's AWS call count, so retried throttling stays visible; the
+    report keeps ending with FINAL REPORT and ROOT_CAUSE_HINTS, as the seed's does."""
+    if not suite.stats:
+        return []
+    s = suite.stats
+    return [
+        f"AWS_CALLS: {s.get('aws_calls', 0)} (HTTP attempts {s.get('aws_http_attempts', 0)}, "
+        f"retries {s.get('aws_retries', 0)})",
+        "",
+    ]
 
 
 def render_text(suite: SuiteReport) -> str:
     if len(suite.reports) == 1:
-        return "\n".join(render_target(suite.reports[0])) + "\n"
-    lines: list[str] = []
+        return "\n".join([*stats_lines(suite), *render_target(suite.reports[0])]) + "\n"
+    lines: list[str] = stats_lines(suite)
     for report in suite.reports:
         lines.append(f"########## TARGET {report.target} ({report.region}) ##########")
         lines.extend(render_target(report))

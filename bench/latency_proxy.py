@@ -1,0 +1,233 @@
+"""An AWS emulator (moto) on 127.0.0.1 behind an HTTP proxy that adds a fixed latency.
+
+Every request the proxy forwards waits `latency` first, as a network round trip would.
+One thread per client connection, so concurrent requests wait concurrently. The proxy
+passes HTTP/1.1 messages through with as little parsing as it can (request line, headers
+up to the blank line, a Content-Length or chunked body), so its own CPU time per request
+stays far below the emulator's. `GET /__proxy__/stats` answers at once with the number of
+requests forwarded so far.
+
+Run as a script it serves one of them (`--moto`, or `--upstream URL` for the proxy),
+prints one JSON line with its URL (`{"url": ...}`) and serves until stdin closes. The
+benchmark runs each in its own child process: the emulator's CPU time is not charged to the
+suite being measured, and the proxy's threads never wait for the emulator's (one GIL each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+STATS_PATH = b"/__proxy__/stats"
+
+
+class _Closed(Exception):
+    """The peer closed the connection between messages."""
+
+
+def _read_head(stream: BinaryIO) -> bytes:
+    """Start line and headers, through the blank line."""
+    lines = []
+    while True:
+        line = stream.readline(65537)
+        if not line:
+            if lines:
+                raise ConnectionError("connection closed inside a message head")
+            raise _Closed
+        lines.append(line)
+        if line in (b"\r\n", b"\n"):
+            return b"".join(lines)
+
+
+def _header(head: bytes, name: bytes) -> bytes | None:
+    for line in head.split(b"\r\n")[1:]:
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            return value.strip()
+    return None
+
+
+def _without_header(head: bytes, name: bytes) -> bytes:
+    lines = head.split(b"\r\n")
+    kept = [lines[0]] + [x for x in lines[1:] if x.partition(b":")[0].strip().lower() != name]
+    return b"\r\n".join(kept)
+
+
+def _read_body(stream: BinaryIO, head: bytes, bodyless: bool = False) -> bytes:
+    """The message body exactly as sent (Content-Length or chunked, passed through)."""
+    if bodyless:
+        return b""
+    if (_header(head, b"transfer-encoding") or b"").lower() == b"chunked":
+        parts = []
+        while True:
+            size_line = stream.readline(1024)
+            parts.append(size_line)
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while True:  # trailers, then the blank line
+                    trailer = stream.readline(65537)
+                    parts.append(trailer)
+                    if trailer in (b"\r\n", b"\n", b""):
+                        return b"".join(parts)
+            parts.append(stream.read(size + 2))
+    length = int(_header(head, b"content-length") or b"0")
+    return stream.read(length) if length else b""
+
+
+def _nodelay(sock: socket.socket) -> socket.socket:
+    # Small writes back to back: without TCP_NODELAY, Nagle's algorithm and delayed ACKs
+    # would add ~40 ms to some requests.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+class LatencyProxy:
+    """Forwards every request to `upstream` after sleeping `latency_s`."""
+
+    def __init__(self, upstream: str, latency_s: float, host: str = "127.0.0.1") -> None:
+        parts = urlsplit(upstream)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.latency_s = latency_s
+        self.forwarded = 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server((host, 0), backlog=512)
+        self._stopping = False
+
+    @property
+    def url(self) -> str:
+        host, port = self._listener.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LatencyProxy:
+        threading.Thread(target=self._accept, daemon=True, name="proxy-accept").start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopping:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream: socket.socket | None = None
+        up_reader: BinaryIO | None = None
+        reader = _nodelay(client).makefile("rb")
+        try:
+            while True:
+                try:
+                    head = _read_head(reader)
+                except _Closed:
+                    return
+                body = _read_body(reader, head)
+                if head.split(b" ", 2)[1:2] == [STATS_PATH]:
+                    payload = json.dumps({"forwarded": self.forwarded}).encode()
+                    client.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
+                    )
+                    continue
+                with self._lock:
+                    self.forwarded += 1
+                time.sleep(self.latency_s)
+                for attempt in (1, 2):
+                    if upstream is None:
+                        upstream = _nodelay(socket.create_connection(self.upstream, timeout=60))
+                        up_reader = upstream.makefile("rb")
+                    assert up_reader is not None
+                    try:
+                        upstream.sendall(head + body)
+                        resp_head = _read_head(up_reader)
+                        break
+                    except (_Closed, OSError):
+                        # The emulator closed a kept-alive connection: once more on a new one.
+                        upstream.close()
+                        upstream = None
+                        if attempt == 2:
+                            raise
+                status = resp_head.split(b" ", 2)[1]
+                bodyless = head.startswith(b"HEAD ") or status in (b"204", b"304")
+                resp_body = _read_body(up_reader, resp_head, bodyless)
+                if (_header(resp_head, b"connection") or b"").lower() == b"close":
+                    # The emulator closes after every response; the client's connection
+                    # stays open, as it would to a real AWS endpoint.
+                    resp_head = _without_header(resp_head, b"connection")
+                    upstream.close()
+                    upstream = None
+                client.sendall(resp_head + resp_body)
+                if (_header(head, b"connection") or b"").lower() == b"close":
+                    return
+        except (OSError, ValueError, ConnectionError):
+            return  # the client sees its connection drop, as with a real network fault
+        finally:
+            client.close()
+            if upstream is not None:
+                upstream.close()
+
+
+def start_moto() -> tuple[object, str]:
+    """A ThreadedMotoServer on 127.0.0.1 (free port), Batch without Docker."""
+    from moto import backends
+    from moto.server import ThreadedMotoServer
+
+    # moto lists its package directory (a stat per service) for every request it routes;
+    # the list never changes while it runs. Cached, the emulator spends its CPU on the API.
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    request = urllib.request.Request(
+        f"{url}/moto-api/config",
+        data=json.dumps({"batch": {"use_docker": False}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    return server, url
+
+
+def forwarded_count(proxy_url: str) -> int:
+    with urllib.request.urlopen(f"{proxy_url}{STATS_PATH.decode()}", timeout=10) as resp:
+        return int(json.load(resp)["forwarded"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--moto", action="store_true", help="serve the emulator")
+    what.add_argument("--upstream", metavar="URL", help="serve a proxy in front of URL")
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    args = parser.parse_args(argv)
+    if args.moto:
+        server, url = start_moto()
+        stop = server.stop  # type: ignore[attr-defined]
+    else:
+        proxy = LatencyProxy(args.upstream, args.latency_ms / 1000).start()
+        url, stop = proxy.url, proxy.stop
+    print(json.dumps({"url": url}), flush=True)
+    try:
+        sys.stdin.read()  # serve until the parent closes our stdin (or exits)
+    finally:
+        stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

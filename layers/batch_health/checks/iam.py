@@ -1,0 +1,362 @@
+"""IAM_CHECK: the job definition's roles exist, ECS tasks may assume them, and the execution
+role may write the job's logs and pull its image.
+
+Permissions are asked of iam:SimulatePrincipalPolicy first (AWS evaluates everything,
+including boundaries); when the monitor may not call it or the endpoint does not implement
+it, the role's own policy documents are evaluated locally. The result says which decided.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+
+from batch_health.checks.base import Check, CheckContext
+from batch_health.checks.log_group import job_log_group_ref
+from batch_health.errors import classify
+from batch_health.iam_policy import Decision, Evaluation, evaluate_all, trusted_services
+from batch_health.inventory import role_name_from_arn
+from batch_health.models import CheckResult
+
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+SIMULATOR = "iam:SimulatePrincipalPolicy"
+EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    r"/(?P<repo>[^:@]+)"
+)
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+ECR_AUTH_ACTIONS = ("ecr:GetAuthorizationToken",)
+ECR_PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+# Errors that mean "the simulator cannot answer here", not "the role lacks a permission".
+SIMULATION_UNAVAILABLE = (ClientError, BotoCoreError, ResponseParserError, NotImplementedError)
+TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": ECS_TASKS}, "Action": "sts:AssumeRole"}
+        ],
+    },
+    separators=(",", ":"),
+)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Actions the execution role needs on one resource ARN, and what for."""
+
+    purpose: str
+    actions: tuple[str, ...]
+    resource: str
+
+
+def arn_partition(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 1 and parts[1] else "aws"
+
+
+def arn_account(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def execution_role_requirements(
+    *, execution_role_arn: str, image: str, log_group: str | None, region: str
+) -> list[Requirement]:
+    """What AWS checks when ECS starts the job: log stream writes and the ECR pull."""
+    partition, account = arn_partition(execution_role_arn), arn_account(execution_role_arn)
+    needed: list[Requirement] = []
+    if log_group:
+        # AWS authorizes both actions on the log-stream ARN under the group, so the common
+        # grant `...:log-group:NAME:*` counts, as does `*`.
+        stream_arn = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group}:log-stream:*"
+        needed.append(Requirement(f"write logs to {log_group}", LOG_ACTIONS, stream_arn))
+    ecr = ECR_IMAGE.match(image or "")
+    if ecr:
+        repo_arn = f"arn:{partition}:ecr:{ecr['region']}:{ecr['account']}:repository/{ecr['repo']}"
+        needed.append(Requirement("authenticate to ECR", ECR_AUTH_ACTIONS, "*"))
+        needed.append(Requirement(f"pull {ecr['repo']} from ECR", ECR_PULL_ACTIONS, repo_arn))
+    return needed
+
+
+def _simulated(result: dict[str, Any]) -> Evaluation:
+    decision = {
+        "allowed": Decision.ALLOWED,
+        "explicitdeny": Decision.EXPLICIT_DENY,
+    }.get(str(result.get("EvalDecision", "")).lower(), Decision.IMPLICIT_DENY)
+    if decision is not Decision.ALLOWED and result.get("MissingContextValues"):
+        decision = Decision.UNDETERMINED
+    deciding = tuple(
+        str(s.get("SourcePolicyId") or s.get("SourcePolicyType") or "")
+        for s in result.get("MatchedStatements") or []
+    )
+    return Evaluation(
+        str(result.get("EvalActionName", "")),
+        str(result.get("EvalResourceName", "")),
+        decision,
+        deciding,
+    )
+
+
+def simulation_unavailable_reason(exc: BaseException) -> str:
+    if isinstance(exc, NotImplementedError | ResponseParserError):
+        return "not implemented by this endpoint"
+    failure = classify(exc)
+    return f"{failure.kind.value} ({failure.code})"
+
+
+class IamCheck(Check):
+    name = "IAM_CHECK"
+    step = 3
+    step_title = "IAM"
+    title = "Job roles exist, trust ECS tasks, and may log and pull"
+    verifies = (
+        "The job role and execution role exist and trust ecs-tasks.amazonaws.com; the execution "
+        "role may logs:CreateLogStream/PutLogEvents on the log group and pull the ECR image "
+        "(iam:SimulatePrincipalPolicy, else local evaluation of its policies)"
+    )
+    depends_on = ("JOBDEF_CHECK",)
+    needs = ("job_definition", "job_definition_roles")
+    priority = 13
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        name = ctx.target.job_definition
+        try:
+            jd = ctx.aws.job_definition()
+        except (ClientError, BotoCoreError) as exc:
+            return self.aws_fail(
+                exc,
+                action="batch:DescribeJobDefinitions",
+                resource=name,
+                what=f"job definition {name}",
+            )
+        if jd is None:
+            return self.skip(f"job definition {name} has no ACTIVE revision")
+        container = jd.get("containerProperties") or {}
+        exec_arn = container.get("executionRoleArn") or ""
+        job_arn = container.get("jobRoleArn") or ""
+        facts: dict[str, Any] = {"executionRoleArn": exec_arn, "jobRoleArn": job_arn}
+        problems: list[str] = []
+        hints: list[str] = []
+
+        roles, failed = self._roles(ctx, {"execution role": exec_arn, "job role": job_arn})
+        if failed is not None:
+            return failed
+        for label, arn in (("execution role", exec_arn), ("job role", job_arn)):
+            if arn:
+                self._check_role(name, label, arn, roles.get(label), facts, problems, hints)
+
+        if not exec_arn:
+            if problems:
+                return self.fail("; ".join(problems), hints, **facts)
+            # On EC2 the container instance role pulls the image and writes the logs.
+            return self.warn(
+                f"{name} has no executionRoleArn: image pull and log writes rely on the container "
+                "instance role, which this check does not evaluate",
+                [
+                    f"Register {name} with an executionRoleArn whose role has "
+                    f"{EXECUTION_POLICY_ARN.rsplit('/', 1)[-1]}, so the permissions are the job's "
+                    "own and checkable"
+                ],
+                **facts,
+            )
+        exec_role = roles.get("execution role")
+        if exec_role is None:
+            return self.fail("; ".join(problems), hints, **facts)
+
+        ref = job_log_group_ref(ctx)
+        requirements = execution_role_requirements(
+            execution_role_arn=exec_arn,
+            image=container.get("image") or "",
+            log_group=ref.name,
+            region=ctx.aws.region or "",
+        )
+        exec_name = role_name_from_arn(exec_arn)
+        try:
+            method, evaluations, policies = self._evaluate(ctx, exec_arn, exec_name, requirements)
+        except (ClientError, BotoCoreError) as exc:
+            failure = classify(exc)
+            problems.append(
+                f"cannot evaluate {exec_name}'s permissions: {SIMULATOR} unavailable and reading "
+                f"its policies failed ({failure.kind.value}, {failure.code})"
+            )
+            hints.append(
+                f"Grant the monitor's identity `{SIMULATOR}` on {exec_arn}, or "
+                "`iam:ListAttachedRolePolicies`, `iam:ListRolePolicies`, `iam:GetRolePolicy`, "
+                "`iam:GetPolicy` and `iam:GetPolicyVersion`"
+            )
+            return self.fail("; ".join(problems), hints, **facts)
+        facts.update(
+            permission_method=method,
+            policies=policies,
+            permissions=[
+                {
+                    "action": e.action,
+                    "resource": e.resource,
+                    "decision": e.decision.value,
+                    "deciding": list(e.deciding),
+                }
+                for e in evaluations
+            ],
+        )
+        if method != SIMULATOR and not policies:
+            problems.append(
+                f"execution role {exec_name} has no attached or inline policies, so it cannot "
+                + " or ".join(r.purpose for r in requirements)
+            )
+            hints.append(
+                f"Attach the managed execution policy: `aws iam attach-role-policy --role-name "
+                f"{exec_name} --policy-arn {EXECUTION_POLICY_ARN}`"
+            )
+            return self.fail("; ".join(problems), hints, **facts)
+
+        unsure = [e for e in evaluations if e.decision is Decision.UNDETERMINED]
+        for requirement in requirements:
+            problem = self._permission_problem(exec_name, requirement, evaluations)
+            if problem:
+                problems.append(problem[0])
+                hints.append(problem[1])
+        decided_by = f"decided by {method}"
+        if problems:
+            return self.fail("; ".join(problems) + f" ({decided_by})", hints, **facts)
+        if unsure:
+            statements = sorted({d for e in unsure for d in e.deciding})
+            return self.warn(
+                f"execution role {exec_name}'s permission for "
+                f"{', '.join(sorted({e.action for e in unsure}))} depends on policy conditions "
+                f"({', '.join(statements) or 'unknown statements'}; {decided_by})",
+                [
+                    f"Check that the conditions in {', '.join(statements) or 'those statements'} "
+                    f"hold for ECS tasks, or let the monitor call {SIMULATOR} on {exec_arn}"
+                ],
+                **facts,
+            )
+        granted = ", ".join(r.purpose for r in requirements) or "(nothing to check)"
+        job_part = f" jobRole={role_name_from_arn(job_arn)}" if job_arn else " (no job role)"
+        return self.ok(
+            f"executionRole={exec_name}{job_part} exist and trust {ECS_TASKS}; "
+            f"{exec_name} may {granted} ({decided_by})",
+            **facts,
+        )
+
+    def _roles(
+        self, ctx: CheckContext, arns: dict[str, str]
+    ) -> tuple[dict[str, dict[str, Any] | None], CheckResult | None]:
+        """label -> role (None when missing), or a FAIL when the monitor cannot read them."""
+        roles: dict[str, dict[str, Any] | None] = {}
+        for label, arn in arns.items():
+            if not arn:
+                continue
+            role_name = role_name_from_arn(arn)
+            try:
+                roles[label] = ctx.aws.role(role_name) if role_name else None
+            except (ClientError, BotoCoreError) as exc:
+                return roles, self.aws_fail(
+                    exc, action="iam:GetRole", resource=arn, what=f"{label} {arn}"
+                )
+        return roles, None
+
+    @staticmethod
+    def _check_role(
+        job_definition: str,
+        label: str,
+        arn: str,
+        role: dict[str, Any] | None,
+        facts: dict[str, Any],
+        problems: list[str],
+        hints: list[str],
+    ) -> None:
+        """Missing role, or a role ECS tasks may not assume: a problem and its fix."""
+        role_name = role_name_from_arn(arn) or arn
+        if role is None:
+            problems.append(f"{label} {role_name} does not exist")
+            hints.append(
+                f"Create {role_name} (trusting {ECS_TASKS}) or register {job_definition} with "
+                f"the ARN of an existing {label}"
+            )
+            return
+        services = sorted(trusted_services(role.get("AssumeRolePolicyDocument")))
+        facts[f"{label.replace(' ', '_')}_trusts"] = services
+        if ECS_TASKS not in services:
+            problems.append(
+                f"{label} {role_name} does not trust {ECS_TASKS} "
+                f"(trusted services: {', '.join(services) or 'none'})"
+            )
+            hints.append(
+                f"Let ECS tasks assume it: `aws iam update-assume-role-policy --role-name "
+                f"{role_name} --policy-document '{TRUST_POLICY}'`"
+            )
+
+    def _permission_problem(
+        self, role: str, requirement: Requirement, evaluations: list[Evaluation]
+    ) -> tuple[str, str] | None:
+        """(problem, hint) when a needed action is denied on the requirement's resource."""
+        missing = [
+            e
+            for e in evaluations
+            if e.resource == requirement.resource
+            and e.action in requirement.actions
+            and e.decision in (Decision.IMPLICIT_DENY, Decision.EXPLICIT_DENY)
+        ]
+        if not missing:
+            return None
+        explicit = [d for e in missing for d in e.deciding if e.decision is Decision.EXPLICIT_DENY]
+        why = f"explicitly denied by {', '.join(explicit)}" if explicit else "no policy allows it"
+        return (
+            f"execution role {role} may not {', '.join(e.action for e in missing)} on "
+            f"{requirement.resource} (needed to {requirement.purpose}; {why})",
+            self._grant_hint(role, requirement, explicit),
+        )
+
+    @staticmethod
+    def _evaluate(
+        ctx: CheckContext, role_arn: str, role_name: str, requirements: list[Requirement]
+    ) -> tuple[str, list[Evaluation], list[str]]:
+        """(method, evaluations, policy sources): the simulator if it answers, else local."""
+        try:
+            simulated = [
+                _simulated(result)
+                for r in requirements
+                for result in ctx.aws.simulate_principal_policy(role_arn, r.actions, r.resource)
+            ]
+            return SIMULATOR, simulated, []
+        except SIMULATION_UNAVAILABLE as exc:
+            unavailable = simulation_unavailable_reason(exc)
+        policies = ctx.aws.role_policy_documents(role_name)
+        count = f"{len(policies)} {'policy' if len(policies) == 1 else 'policies'}"
+        method = f"local evaluation of {count}; {SIMULATOR} {unavailable}"
+        requests = [(action, r.resource) for r in requirements for action in r.actions]
+        return method, evaluate_all(policies, requests), [p.source for p in policies]
+
+    @staticmethod
+    def _grant_hint(role: str, requirement: Requirement, explicit: list[str]) -> str:
+        if explicit:
+            return (
+                f"Remove or narrow the Deny in {', '.join(explicit)} so {role} may "
+                f"{', '.join(requirement.actions)} on {requirement.resource}"
+            )
+        if requirement.actions != LOG_ACTIONS:
+            return (
+                f"Attach the managed execution policy: `aws iam attach-role-policy --role-name "
+                f"{role} --policy-arn {EXECUTION_POLICY_ARN}` (or allow "
+                f"{', '.join(requirement.actions)} on {requirement.resource})"
+            )
+        group_arn = requirement.resource.removesuffix("log-stream:*") + "*"
+        policy = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": group_arn}
+                ],
+            },
+            separators=(",", ":"),
+        )
+        return (
+            f"Allow the log writes: `aws iam put-role-policy --role-name {role} --policy-name "
+            f"batch-job-logs --policy-document '{policy}'`"
+        )

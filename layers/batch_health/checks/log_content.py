@@ -1,0 +1,153 @@
+"""LOG_CONTENT_CHECK: jobs are logging recently, and their recent lines are not errors."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batch_health.checks.base import Check, CheckContext
+from batch_health.checks.log_group import job_log_group_ref, monitor_account, unreadable_detail
+from batch_health.errors import classify
+from batch_health.models import CheckResult
+
+NEWEST_STREAMS = 3  # the scan reads at most this many streams, newest first
+QUOTE_MAX = 160
+# Lines that mean a job went wrong; ERROR/FATAL/CRITICAL as log levels (upper case only).
+ERROR_LINE = re.compile(
+    r"Traceback \(most recent call last\)|\b(?:ERROR|FATAL|CRITICAL)\b|"
+    r"CannotPullContainerError|OutOfMemory|OOMKilled|\bKilled\b|Segmentation fault|^panic:",
+    re.MULTILINE,
+)
+
+
+def quote(message: str, limit: int = QUOTE_MAX) -> str:
+    line = " ".join(message.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def format_age(hours: float) -> str:
+    if hours < 1 / 60:
+        return "under 1 min"
+    if hours < 1:
+        return f"{round(hours * 60)} min"
+    return f"{hours:.1f} h"
+
+
+def find_error_lines(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """(stream, event) pairs whose message looks like an error, in the order given."""
+    return [(s, e) for s, e in events if ERROR_LINE.search(str(e.get("message", "")))]
+
+
+class LogContentCheck(Check):
+    name = "LOG_CONTENT_CHECK"
+    step = 4
+    step_title = "LOG GROUP"
+    title = "Jobs log recently, without errors"
+    verifies = (
+        "The newest log stream (by last event) has events newer than thresholds."
+        "log_max_age_hours; a bounded scan of recent events finds no error lines (Traceback, "
+        "ERROR, CannotPullContainerError, OutOfMemory, Killed)"
+    )
+    depends_on = ("LOG_GROUP_CHECK",)
+    needs = ("job_log_group",)
+    priority = 30
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        ref = job_log_group_ref(ctx)
+        if ref.name is None:
+            return self.skip(ref.problem)
+        name, region = ref.name, ctx.aws.region
+        # Normally LOG_GROUP_CHECK has decided this; run alone, the check looks itself.
+        try:
+            group = ctx.aws.log_group(name)
+        except (ClientError, BotoCoreError) as exc:
+            return self.skip(unreadable_detail(name, classify(exc)))
+        if group is None:
+            return self.skip(f"log group missing: {name} does not exist in {region}")
+        thresholds = ctx.target.thresholds
+        facts: dict[str, Any] = {"log_group": name}
+        try:
+            streams = ctx.aws.newest_log_streams(name, NEWEST_STREAMS)
+            events = self._recent_events(ctx, name, streams, thresholds.log_scan_events)
+        except (ClientError, BotoCoreError) as exc:
+            return self.aws_fail(
+                exc,
+                action="logs:DescribeLogStreams and logs:GetLogEvents",
+                resource=f"arn:aws:logs:{region}:{monitor_account(ctx)}:log-group:{name}:*",
+                what=f"reading {name}",
+            )
+        if not streams:
+            return self.warn(
+                f"log group {name} has no log streams: no job has logged to it yet",
+                [
+                    "Run a job (e.g. `batch-health check --allow-test-submit`) and check that the "
+                    "execution role may logs:CreateLogStream and logs:PutLogEvents on "
+                    f"{name} (IAM_CHECK)"
+                ],
+                **facts,
+            )
+        newest_stream = streams[0].get("logStreamName", "")
+        newest_ms = max(
+            [int(e.get("timestamp", 0)) for _, e in events]
+            + [int(s.get("lastEventTimestamp") or 0) for s in streams]
+        )
+        age_h = (time.time() * 1000 - newest_ms) / 3_600_000 if newest_ms else None
+        errors = find_error_lines(events)
+        facts.update(
+            newest_stream=newest_stream,
+            newest_event_age_hours=None if age_h is None else round(age_h, 2),
+            events_scanned=len(events),
+            error_lines=len(errors),
+        )
+        problems: list[str] = []
+        hints: list[str] = []
+        if age_h is None:
+            problems.append(f"newest stream {newest_stream} of {name} has no events")
+        elif age_h > thresholds.log_max_age_hours:
+            problems.append(
+                f"newest event in {name} is {format_age(age_h)} old "
+                f"(threshold {thresholds.log_max_age_hours:g} h)"
+            )
+        if problems:
+            hints.append(
+                f"If jobs ran since then, their logs are not arriving: check the job "
+                f"definition's awslogs-group and the execution role's logs:PutLogEvents on {name} "
+                "(IAM_CHECK); if the workload is idle that long, raise thresholds.log_max_age_hours"
+            )
+        if errors:
+            stream, event = errors[0]
+            line = quote(str(event.get("message", "")))
+            facts["error_example"] = {"stream": stream, "message": line}
+            problems.append(
+                f"{len(errors)} error line(s) in the last {len(events)} events, newest in "
+                f"{stream}: {line!r}"
+            )
+            hints.append(
+                f"Read the failing job's log: `aws logs tail {name} --log-stream-names "
+                f"{stream} --since 24h --region {region}`"
+            )
+        if problems:
+            return self.warn("; ".join(problems), hints, **facts)
+        return self.ok(
+            f"newest stream {newest_stream}: last event {format_age(age_h)} ago, "
+            f"no error lines in the last {len(events)} events",
+            **facts,
+        )
+
+    @staticmethod
+    def _recent_events(
+        ctx: CheckContext, group: str, streams: list[dict[str, Any]], budget: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Newest events first across the newest streams, at most `budget` in total."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        for stream in streams:
+            left = budget - len(found)
+            if left <= 0:
+                break
+            name = stream.get("logStreamName", "")
+            events = ctx.aws.recent_log_events(group, name, left)
+            found.extend((name, e) for e in reversed(events))
+        return found

@@ -1,0 +1,253 @@
+"""Function configuration from the environment: the one place that reads os.environ.
+
+One model per function, validated on entry; every error names the environment variable,
+e.g. `FAILURE_THRESHOLD: Input should be greater than or equal to 1`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from batch_health.checks import CHECK_NAMES
+from batch_health.config import Target
+
+SECRET_ARN_RE = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$"
+TOPIC_ARN_RE = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$"
+SSM_NAME_RE = r"^/?[A-Za-z0-9_.\-/]{1,1011}$"
+# CloudWatch namespaces: these characters; "AWS/" is reserved for AWS services.
+NAMESPACE_RE = r"^[A-Za-z0-9./#:_-]{1,255}$"
+# Never readable through an `env:` config source (its value would land in the report).
+CREDENTIAL_VARIABLES = frozenset(
+    {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
+)
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """The function's environment is misconfigured; the message names the variable."""
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _json_object(value: Any) -> Any:
+    """A JSON object from an env var ("" = {}); a non-object is rejected by the field type."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return {}
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON at column {exc.colno}: {exc.msg}") from None
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+def _flag(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+Optional = Annotated[str | None, BeforeValidator(_blank_is_none)]
+JsonObject = Annotated[dict[str, Any], BeforeValidator(_json_object)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+def _custom_namespace(value: str) -> str:
+    if value.startswith("AWS/"):
+        raise ValueError(f"{value!r}: namespaces starting with AWS/ are reserved for AWS")
+    return value
+
+
+Namespace = Annotated[str, Field(pattern=NAMESPACE_RE), AfterValidator(_custom_namespace)]
+
+
+class _EnvModel(BaseModel):
+    """Fields are read by their environment variable name (the validation alias)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def _from(cls, environ: Mapping[str, str], **extra: Any) -> Any:
+        try:
+            return cls.model_validate({**environ, **extra})
+        except ValidationError as exc:
+            raise SettingsError(format_settings_error(exc)) from None
+
+
+def format_settings_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "environment"
+        msg = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
+        lines.append(f"{where}: {msg}")
+    return "; ".join(lines)
+
+
+class MonitorSettings(_EnvModel):
+    """The monitor function's configuration (template parameters become these variables)."""
+
+    stage: str = Field("dev", validation_alias="STAGE")
+    job_queue: Optional = Field(None, validation_alias="JOB_QUEUE")
+    job_definition: Optional = Field(None, validation_alias="JOB_DEFINITION")
+    log_group: Optional = Field(None, validation_alias="LOG_GROUP")
+    config_sources: JsonObject = Field(default_factory=dict, validation_alias="CONFIG_SOURCES")
+    smoke_parameters: JsonObject = Field(default_factory=dict, validation_alias="SMOKE_PARAMETERS")
+    targets_parameter: Annotated[
+        Annotated[str, Field(pattern=SSM_NAME_RE)] | None, BeforeValidator(_blank_is_none)
+    ] = Field(None, validation_alias="TARGETS_PARAMETER")
+    # Powertools Parameters cache: targets added to the parameter are picked up within this.
+    targets_max_age_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
+        300, validation_alias="TARGETS_MAX_AGE_SECONDS"
+    )
+    target_name: str = Field("default", validation_alias="TARGET_NAME")
+    critical_checks: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = Field(
+        ("LOG_GROUP_CHECK", "SMOKE_SUBMIT_CHECK"), validation_alias="CRITICAL_CHECKS"
+    )
+    alert_topic_arn: Annotated[
+        Annotated[str, Field(pattern=TOPIC_ARN_RE)] | None, BeforeValidator(_blank_is_none)
+    ] = Field(None, validation_alias="ALERT_TOPIC_ARN")
+    incident_table_name: Optional = Field(None, validation_alias="INCIDENT_TABLE_NAME")
+    failure_threshold: Annotated[int, Field(ge=1, le=1000)] = Field(
+        1, validation_alias="FAILURE_THRESHOLD"
+    )
+    remind_after_minutes: Annotated[int, Field(ge=0, le=525_600)] = Field(
+        360, validation_alias="REMIND_AFTER_MINUTES"
+    )
+    publish_duration_metrics: Flag = Field(False, validation_alias="PUBLISH_DURATION_METRICS")
+    time_budget_margin_ms: Annotated[int, Field(ge=0, le=900_000)] = Field(
+        10_000, validation_alias="TIME_BUDGET_MARGIN_MS"
+    )
+    check_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
+        16, validation_alias="CHECK_CONCURRENCY"
+    )
+    metrics_namespace: Namespace = Field(
+        "BatchHealth", validation_alias="POWERTOOLS_METRICS_NAMESPACE"
+    )
+    # What `env:VAR` config sources read: the function's own environment.
+    source_environ: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("critical_checks")
+    @classmethod
+    def _known_checks(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(n.upper() for n in names))
+        unknown = [n for n in names if n not in CHECK_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown check {', '.join(unknown)}; valid checks: {', '.join(CHECK_NAMES)}"
+            )
+        return names
+
+    @field_validator("smoke_parameters")
+    @classmethod
+    def _string_values(cls, params: dict[str, Any]) -> dict[str, Any]:
+        bad = [k for k, v in params.items() if not isinstance(v, str)]
+        if bad:
+            raise ValueError(f"values must be strings (JSON object of str -> str); not: {bad}")
+        return params
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MonitorSettings:
+        env = dict(os.environ if environ is None else environ)
+        sources = {k: v for k, v in env.items() if k not in CREDENTIAL_VARIABLES}
+        settings: MonitorSettings = cls._from(env, source_environ=sources)
+        if settings.targets_parameter is None:
+            missing = [
+                var
+                for var, value in (
+                    ("JOB_QUEUE", settings.job_queue),
+                    ("JOB_DEFINITION", settings.job_definition),
+                )
+                if value is None
+            ]
+            if missing:
+                raise SettingsError(
+                    f"{' and '.join(missing)}: required when TARGETS_PARAMETER is not set"
+                )
+            settings.single_target()  # validate now, naming the variables
+        return settings
+
+    def single_target(self) -> Target:
+        """The one target described by JOB_QUEUE, JOB_DEFINITION, LOG_GROUP, ..."""
+        data: dict[str, Any] = {
+            "name": self.target_name,
+            "job_queue": self.job_queue,
+            "job_definition": self.job_definition,
+            "config_sources": self.config_sources,
+            "smoke": {"parameters": self.smoke_parameters},
+        }
+        if self.log_group:
+            data["log_group"] = self.log_group
+        try:
+            return Target.model_validate(data)
+        except ValidationError as exc:
+            lines = []
+            for err in exc.errors():
+                msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+                lines.append(f"{_variable_path(err['loc'])}: {msg}")
+            raise SettingsError("; ".join(lines)) from None
+
+
+_TARGET_FIELD_VARS: dict[tuple[str, ...], str] = {
+    ("name",): "TARGET_NAME",
+    ("job_queue",): "JOB_QUEUE",
+    ("job_definition",): "JOB_DEFINITION",
+    ("log_group",): "LOG_GROUP",
+    ("config_sources",): "CONFIG_SOURCES",
+    ("smoke", "parameters"): "SMOKE_PARAMETERS",
+}
+
+
+def _variable_path(loc: tuple[Any, ...]) -> str:
+    """A Target field path as the variable that set it, e.g. CONFIG_SOURCES.api.job_queue."""
+    parts = [str(p) for p in loc if p != "[key]"]  # pydantic's marker for a bad dict key
+    for size in (2, 1):
+        var = _TARGET_FIELD_VARS.get(tuple(parts[:size]))
+        if var:
+            return ".".join([var, *parts[size:]])
+    return ".".join(parts)
+
+
+class NotifierSettings(_EnvModel):
+    """The Slack notifier function's configuration. The webhook URL itself is never here:
+    it is read from Secrets Manager at run time."""
+
+    slack_webhook_secret_arn: Annotated[str, Field(pattern=SECRET_ARN_RE)] = Field(
+        validation_alias="SLACK_WEBHOOK_SECRET_ARN"
+    )
+    slack_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        5.0, validation_alias="SLACK_TIMEOUT_SECONDS"
+    )
+    metrics_namespace: Namespace = Field(
+        "BatchHealth", validation_alias="POWERTOOLS_METRICS_NAMESPACE"
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifierSettings:
+        return cls._from(dict(os.environ if environ is None else environ))

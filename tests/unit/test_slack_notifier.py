@@ -1,0 +1,335 @@
+"""The Slack notifier function: what each SNS record becomes in Slack, secrets, failures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+
+from batch_health.models import CheckResult, Report, Status
+from batch_health.notify import notifier
+from batch_health.notify.incidents import incident_notification
+from batch_health.notify.messages import Event, sns_message
+from batch_health.notify.notifier import NotifierInputError, card_for_record
+from batch_health.notify.slack import SlackError, render
+from batch_health.notify.webhook_secret import (
+    SecretsProvider,
+    WebhookSecretError,
+    clear_cache,
+    get_webhook_url,
+    parse_webhook_secret,
+)
+from batch_health.settings import NotifierSettings
+
+REGION = "ap-northeast-2"
+T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
+WEBHOOK = "https://hooks.slack.com/services/T0000/B0000/s3cr3tT0ken"
+APP = Path(__file__).resolve().parents[2] / "functions" / "slack_notifier" / "app.py"
+
+
+def load_app() -> ModuleType:
+    # Both functions are called `app.py`; load this one under its own name.
+    spec = importlib.util.spec_from_file_location("slack_notifier_app", APP)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def incident(event: Event = Event.FAIL, detail: str = "log group /aws/batch/w missing"):
+    result = CheckResult(
+        "LOG_GROUP_CHECK",
+        Status.FAIL if event is not Event.RESOLVED else Status.OK,
+        detail,
+        ["Create it: `aws logs create-log-group --log-group-name /aws/batch/w`"],
+        {"log_group": "/aws/batch/w"},
+    )
+    report = Report("academy-video", REGION, [result], [], T0, T0)
+    return incident_notification(report, result, event, T0 + timedelta(minutes=42), since=T0)
+
+
+def sns_event(message: str, subject: str = "", **attributes: str) -> dict[str, Any]:
+    """The event Lambda receives from an SNS subscription (one record)."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"arn:aws:sns:{REGION}:123456789012:alerts:sub",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": "0f5a-example",
+                    "TopicArn": f"arn:aws:sns:{REGION}:123456789012:alerts",
+                    "Subject": subject or None,
+                    "Message": message,
+                    "Timestamp": "2025-06-01T09:00:00.000Z",
+                    "MessageAttributes": {
+                        k: {"Type": "String", "Value": v} for k, v in attributes.items()
+                    },
+                },
+            }
+        ]
+    }
+
+
+def lambda_message(n) -> str:
+    return json.loads(sns_message(n))["lambda"]
+
+
+def all_text(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+# ---- what a record becomes --------------------------------------------------------------
+
+
+def test_incident_document_becomes_a_block_kit_card():
+    payload = render(card_for_record(sns_event(lambda_message(incident()))["Records"][0]))
+    blocks = payload["blocks"]
+    assert blocks[0] == {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": ":red_circle: FAIL: LOG_GROUP_CHECK on academy-video",
+            "emoji": True,
+        },
+    }
+    fields = [f["text"] for f in blocks[1]["fields"]]
+    assert fields[:4] == [
+        "*Target*\nacademy-video",
+        "*Check*\nLOG_GROUP_CHECK",
+        "*Status*\nFAIL",
+        f"*Region*\n{REGION}",
+    ]
+    assert fields[4].startswith("*Since*\n<!date^1748768400^") and fields[4].endswith("(42 min)")
+    assert blocks[2]["text"]["text"] == "log group /aws/batch/w missing"
+    assert blocks[3]["text"]["text"].startswith("*Hints*\n• Create it: `aws logs")
+    assert (
+        "#logsV2:log-groups/log-group/$252Faws$252Fbatch$252Fw|Log group /aws/batch/w>"
+        in (blocks[4]["text"]["text"])
+    )
+    assert payload["text"] == "[FAIL] academy-video LOG_GROUP_CHECK: log group /aws/batch/w missing"
+
+
+def test_resolved_card_says_how_long_it_failed():
+    payload = render(
+        card_for_record(sns_event(lambda_message(incident(Event.RESOLVED)))["Records"][0])
+    )
+    assert payload["blocks"][0]["text"]["text"] == (
+        ":large_green_circle: RESOLVED: LOG_GROUP_CHECK on academy-video"
+    )
+    fields = [f["text"] for f in payload["blocks"][1]["fields"]]
+    assert (
+        "*Failed for*\n42 min (since <!date^1748768400^{date_short_pretty} {time}|" in (fields[-1])
+    )
+    assert payload["blocks"][2]["text"]["text"].startswith("resolved after 42 min")
+
+
+def test_user_text_is_escaped_for_mrkdwn():
+    n = incident(detail="queue <!channel> & <https://evil.example|click me> > 0")
+    payload = render(card_for_record(sns_event(lambda_message(n))["Records"][0]))
+    detail = payload["blocks"][2]["text"]["text"]
+    assert detail == ("queue &lt;!channel&gt; &amp; &lt;https://evil.example|click me&gt; &gt; 0")
+    assert "<!channel>" not in all_text(payload)
+    assert "<https://evil.example" not in all_text(payload)
+
+
+def test_alarm_message_becomes_an_alarm_card():
+    alarm = {
+        "AlarmName": "batch-health-dev-monitor-errors",
+        "NewStateValue": "ALARM",
+        "OldStateValue": "OK",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [1.0] was >= 1.0",
+        "StateChangeTime": "2025-06-01T09:15:00.000+0000",
+        "AlarmArn": f"arn:aws:cloudwatch:{REGION}:123456789012:alarm:"
+        "batch-health-dev-monitor-errors",
+    }
+    record = sns_event(json.dumps(alarm), 'ALARM: "batch-health-dev-monitor-errors" in Seoul')
+    payload = render(card_for_record(record["Records"][0]))
+    assert payload["blocks"][0]["text"]["text"] == (
+        ":rotating_light: ALARM: batch-health-dev-monitor-errors"
+    )
+    assert "Threshold Crossed: 1 datapoint [1.0] was &gt;= 1.0" in all_text(payload)
+
+
+def test_other_text_is_forwarded_as_it_came():
+    payload = render(card_for_record(sns_event("disk <full> & more", "Heads up")["Records"][0]))
+    assert payload["blocks"][0]["text"]["text"] == ":information_source: Heads up"
+    assert payload["blocks"][1]["text"]["text"] == "disk &lt;full&gt; &amp; more"
+
+
+def test_a_malformed_incident_document_is_still_delivered_as_text():
+    doc = {**incident().to_document(), "event": "EXPLODED"}
+    payload = render(card_for_record(sns_event(json.dumps(doc), "[FAIL] x")["Records"][0]))
+    assert payload["blocks"][0]["text"]["text"] == ":information_source: [FAIL] x"
+    assert "EXPLODED" in all_text(payload)
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": []}, {"Records": ["x"]}, []])
+def test_not_an_sns_event_is_refused(event):
+    with pytest.raises(NotifierInputError):
+        notifier.sns_records(event)
+
+
+def test_a_record_without_sns_is_refused():
+    with pytest.raises(NotifierInputError, match="not an SNS event"):
+        card_for_record({"s3": {}})
+
+
+# ---- the webhook secret -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [WEBHOOK, f"  {WEBHOOK}\n", json.dumps({"url": WEBHOOK}), json.dumps({"webhook_url": WEBHOOK})],
+)
+def test_secret_may_be_the_url_or_json(value):
+    assert parse_webhook_secret(value, "slack") == WEBHOOK
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps({"token": "xoxb-123"}), "without a string 'url' or 'webhook_url'"),
+        ("xoxb-123-secret", "expected a webhook URL"),
+    ],
+)
+def test_a_bad_secret_is_named_but_its_value_is_not_shown(value, error):
+    with pytest.raises(WebhookSecretError, match=error) as info:
+        parse_webhook_secret(value, "slack-secret")
+    assert "slack-secret" in str(info.value)
+    assert "xoxb" not in str(info.value)
+
+
+@pytest.fixture
+def secret_arn(aws: None) -> str:
+    clear_cache()
+    client = boto3.client("secretsmanager", region_name=REGION)
+    return client.create_secret(
+        Name="batch-health/slack", SecretString=json.dumps({"url": WEBHOOK})
+    )["ARN"]
+
+
+def test_secret_is_read_once_and_cached(secret_arn):
+    client = boto3.client("secretsmanager", region_name=REGION)
+    calls: list[str] = []
+    client.meta.events.register(
+        "before-call.secrets-manager.GetSecretValue", lambda **_: calls.append("get")
+    )
+    provider = SecretsProvider(boto3_client=client)
+    assert get_webhook_url(secret_arn, provider=provider) == WEBHOOK
+    assert get_webhook_url(secret_arn, provider=provider) == WEBHOOK
+    assert calls == ["get"]
+
+
+def test_missing_secret_says_which_and_what_to_check(aws):
+    clear_cache()
+    arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:nope-AbCdEf"
+    with pytest.raises(WebhookSecretError, match="not found") as info:
+        get_webhook_url(arn)
+    assert arn in str(info.value) and "check the secret ARN" in str(info.value)
+
+
+# ---- the function -----------------------------------------------------------------------
+
+
+def context() -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name="batch-health-dev-slack-notifier",
+        memory_limit_in_mb=256,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:slack-notifier",
+        aws_request_id="req-1",
+        get_remaining_time_in_millis=lambda: 30_000,
+    )
+
+
+def emf_values(output: str, name: str) -> list[float]:
+    values = []
+    for line in output.splitlines():
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(doc, dict) and "_aws" in doc and name in doc:
+            value = doc[name]
+            values += value if isinstance(value, list) else [value]
+    return values
+
+
+@pytest.fixture
+def posted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    sent: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        notifier, "post_message", lambda url, payload, **_: sent.append((url, payload))
+    )
+    return sent
+
+
+@pytest.fixture
+def notifier_env(monkeypatch: pytest.MonkeyPatch, secret_arn: str) -> str:
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", secret_arn)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "BatchHealthTest")
+    return secret_arn
+
+
+def test_handler_posts_each_record_and_counts_no_failure(notifier_env, posted, capsys, caplog):
+    app = load_app()
+    result = app.lambda_handler(sns_event(lambda_message(incident())), context())
+    assert result == {"posted": 1}
+    [(url, payload)] = posted
+    assert url == WEBHOOK
+    assert (
+        payload["blocks"][0]["text"]["text"]
+        == ":red_circle: FAIL: LOG_GROUP_CHECK on academy-video"
+    )
+    out = capsys.readouterr().out
+    assert emf_values(out, "NotificationFailed") == [0.0]
+    assert "s3cr3tT0ken" not in out and "s3cr3tT0ken" not in caplog.text
+
+
+def test_handler_raises_on_a_failed_post_and_counts_it(notifier_env, monkeypatch, capsys, caplog):
+    def refuse(url: str, payload: Any, **_: Any) -> None:
+        raise SlackError("Slack webhook answered HTTP 404: no_service")
+
+    monkeypatch.setattr(notifier, "post_message", refuse)
+    app = load_app()
+    with pytest.raises(SlackError, match="no_service"):
+        app.lambda_handler(sns_event("hello", "plain"), context())
+    out = capsys.readouterr().out
+    assert emf_values(out, "NotificationFailed") == [1.0]
+    assert "s3cr3tT0ken" not in out and "s3cr3tT0ken" not in caplog.text
+    assert "Slack notification failed" in caplog.text
+
+
+def test_handler_raises_when_the_secret_is_unreadable(aws, monkeypatch, posted, capsys):
+    clear_cache()
+    arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:gone-AbCdEf"
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
+    with pytest.raises(WebhookSecretError, match="gone"):
+        load_app().lambda_handler(sns_event("hello"), context())
+    assert posted == []
+    assert emf_values(capsys.readouterr().out, "NotificationFailed") == [1.0]
+
+
+def test_handle_tries_every_record_and_reports_all_failures(monkeypatch):
+    attempts: list[str] = []
+
+    def flaky(url: str, payload: dict[str, Any], **_: Any) -> None:
+        attempts.append(payload["text"])
+        if payload["text"] == "first":
+            raise SlackError("Slack webhook answered HTTP 500: oops")
+
+    monkeypatch.setattr(notifier, "post_message", flaky)
+    event = {"Records": sns_event("a", "first")["Records"] + sns_event("b", "second")["Records"]}
+    arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:s-AbCdEf"
+    settings = NotifierSettings.model_validate({"SLACK_WEBHOOK_SECRET_ARN": arn})
+    with pytest.raises(SlackError, match="record 0: Slack webhook answered HTTP 500"):
+        notifier.handle(event, settings, read_webhook_url=lambda _: WEBHOOK)
+    assert attempts == ["first", "second"]
