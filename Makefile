@@ -22,7 +22,8 @@ $(STAMP): requirements/dev.txt requirements/constraints.txt pyproject.toml
 	@touch $@
 
 demo: $(STAMP)  ## the seed's world in an embedded AWS emulator, checked by the real suite
-	$(BIN)/batch-health demo $(ARGS)
+	@# Exit 1 means "a check FAILed": the seed world is meant to show that, so it is no make error.
+	$(BIN)/batch-health demo $(ARGS) || [ $$? -eq 1 ]
 
 test: $(STAMP) lint validate  ## everything CI runs
 	$(BIN)/pytest -n 2 -q

@@ -163,6 +163,8 @@ class AwsSessions:
                     kwargs["endpoint_url"] = self._endpoint_url
                 client = session.client(service, region_name=region, **kwargs)
                 client.meta.events.register("before-call", self.stats.on_call)
-                client.meta.events.register("before-send", self.stats.on_send)
+                # First, so an earlier handler that answers the request itself (a test stub)
+                # cannot hide the attempt from the count.
+                client.meta.events.register_first("before-send", self.stats.on_send)
                 self._clients[key] = client
             return client

@@ -6,6 +6,7 @@ Exit codes: 0 no check FAILed, 1 some check FAILed, 2 usage or configuration err
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -27,19 +28,20 @@ from batch_health.render import render_json, render_text
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 TRUE_VALUES = {"1", "true", "yes", "on"}
+MAX_SECONDS = 86_400.0  # a day: longer than any run, short enough for time arithmetic
 
 
 class UsageError(Exception):
     """Bad flags or config: printed as `batch-health: error: ...` with exit 2."""
 
 
-def _positive_float(text: str) -> float:
+def positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= {MAX_SECONDS:g}, got {text!r}")
     return value
 
 
@@ -73,7 +75,7 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
         "--time-budget",
-        type=_positive_float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="stop starting checks after this",
     )

@@ -351,8 +351,14 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from batch_health.cli import main
+    from batch_health.checks import parse_check_names
+    from batch_health.cli import UsageError, main
 
+    if args.checks:
+        try:  # before the emulator starts: a typo should not cost a world build
+            parse_check_names(args.checks)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="batch-health-demo-") as tmp, emulator() as url:
         workdir = Path(tmp)
         world = SCENARIOS[args.scenario](WorldBuilder(url), workdir)

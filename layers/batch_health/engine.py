@@ -32,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_health.aws import AwsSessions
 from batch_health.checks import REGISTRY, Check, CheckContext, RunOptions
+from batch_health.checks.base import CheckFinished
 from batch_health.checks.config_match import ssm_names
 from batch_health.config import SuiteConfig, Target
 from batch_health.errors import classify
@@ -68,6 +69,8 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
     started = time.perf_counter()
     try:
         result = check.run(ctx)
+    except CheckFinished as finished:
+        result = finished.result
     except (ClientError, BotoCoreError) as exc:
         failure = classify(exc)
         result = CheckResult(

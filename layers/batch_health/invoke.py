@@ -195,6 +195,7 @@ def demo_world(scenario: str) -> Iterator[dict[str, str]]:
 
 
 def add_parser(sub: Any) -> None:
+    from batch_health.cli import positive_seconds  # cli is loaded: it is calling us
     from batch_health.demo import SCENARIOS
 
     parser = sub.add_parser(
@@ -229,7 +230,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=300.0,
         metavar="SECONDS",
         help="the function timeout the context reports (default 300, as in template.yaml)",
@@ -245,8 +246,6 @@ def add_parser(sub: Any) -> None:
 
 def cmd_invoke(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     try:
-        if args.timeout <= 0:
-            raise InvokeError(f"--timeout must be > 0, got {args.timeout}")
         event = read_json_file(args.event, "--event")
         overrides = (
             env_vars_for(read_json_file(args.env_vars, "--env-vars"), args.function)

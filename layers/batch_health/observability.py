@@ -7,9 +7,15 @@ here reads the environment beyond what Powertools reads for itself.
 
 from __future__ import annotations
 
+import logging
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 SERVICE = "batch-health"
+
+# botocore logs whole response bodies at DEBUG, the Slack webhook secret among them: keep it
+# at INFO even when the function's log level is DEBUG.
+logging.getLogger("botocore").setLevel(logging.INFO)
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)

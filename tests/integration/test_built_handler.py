@@ -2,7 +2,7 @@
 
 `sam build` builds the layer and the function into a build directory; the handler then
 runs in a subprocess whose import path is what Lambda gives it (the function's code, the
-layer's python/ directory, the runtime's boto3), with no site-packages: a dependency
+layer's python/ directory, then the runtime's boto3), with no site-packages: a dependency
 missing from the layer fails here, not in production.
 """
 
@@ -175,11 +175,12 @@ def test_built_handler_runs_the_suite_and_emits_metrics(build_dir, runtime_dir, 
     event = json.loads((ROOT / "events" / "scheduled.json").read_text())
     modules, emf, outcome = invoke_built(build_dir, runtime_dir, seed_endpoint, event)
 
-    # The code under test is the build's, and boto3 is the runtime's.
+    # The code under test is the build's. The layer pins boto3 to the tested version, and
+    # Lambda puts layers (/opt/python) before the runtime's own boto3 on the path.
     assert modules["app"].startswith(str(build_dir / "MonitorFunction"))
     layer = str(build_dir / "BatchHealthLayer" / "python")
     assert modules["batch_health"].startswith(layer) and modules["pydantic"].startswith(layer)
-    assert modules["boto3"].startswith(str(runtime_dir))
+    assert modules["boto3"].startswith(layer)
 
     report = outcome["RESULT"]
     assert report["target"] == "academy-video" and report["overall"] == "FAIL"

@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
-from test_slack_http import Reply, SlackStub
+from test_slack_http import SECRET_PATH, Reply, SlackStub
 
 from batch_health.aws import AwsSessions
 from batch_health.demo import LOG_GROUP, REGION, WorldBuilder
 from batch_health.monitor import Runtime, handle
 from batch_health.notify.slack import SlackError
-from batch_health.notify.webhook_secret import clear_cache
+from batch_health.notify.webhook_secret import WebhookSecretError, clear_cache
+from batch_health.observability import logger, metrics
 from batch_health.settings import MonitorSettings
 
 pytestmark = pytest.mark.integration
@@ -273,3 +277,131 @@ def test_notify_test_command_reaches_sns_and_slack(slack):
         assert subject == "[TEST] batch-health notification test (no action needed)"
     [message] = slack.messages
     assert header(message) == ":test_tube: TEST: batch-health notification test"
+
+
+# --- Slack failing: counted, and the message waits in SNS for the retry ----------------------
+
+
+def emf_values(out: str, name: str) -> list[float]:
+    docs = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    return [v for d in docs if "_aws" in d and name in d for v in d[name]]
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}{SECRET_PATH}"
+
+
+def set_webhook(stack: Stack, url: str) -> None:
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=stack.secret_arn, SecretString=json.dumps({"url": url})
+    )
+    clear_cache()  # the notifier caches the secret for five minutes
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ("HTTP 500", "Slack webhook answered HTTP 500: internal_error"),
+        ("timeout", "Slack webhook timed out (timeout 0.5s)"),
+        ("connection refused", "Slack webhook unreachable"),
+    ],
+)
+def test_a_slack_failure_is_counted_and_the_retry_delivers_it(
+    chain, slack, capsys, monkeypatch, fault, says
+):
+    monkeypatch.setenv("SLACK_TIMEOUT_SECONDS", "0.5")
+    assert chain.monitor()["overall"] == "FAIL"
+    metrics.flush_metrics()  # what the monitor's own handler does at the end of its run
+    [envelope] = chain.stack.delivered()  # published: SNS (and e-mail) has it either way
+    event = lambda_event(envelope, chain.stack.topic_arn)
+    if fault == "HTTP 500":
+        slack.replies.append(Reply(500, b"internal_error"))
+    elif fault == "timeout":
+        slack.replies.append(Reply(200, b"ok", delay=2.0))
+    else:
+        set_webhook(chain.stack, closed_port_url())
+    capsys.readouterr()
+
+    with pytest.raises(SlackError) as failed:
+        chain.notifier.lambda_handler(event, lambda_context("slack-notifier"))
+    assert says in str(failed.value)
+    # Counted: the NotificationFailed alarm fires; Lambda retries the event, then parks it
+    # in the dead-letter queue (template: EventInvokeConfig), so it is not lost.
+    assert emf_values(capsys.readouterr().out, "NotificationFailed") == [1.0]
+
+    if fault == "connection refused":
+        set_webhook(chain.stack, slack.url)
+    assert chain.notifier.lambda_handler(event, lambda_context("slack-notifier")) == {"posted": 1}
+    assert emf_values(capsys.readouterr().out, "NotificationFailed") == [0.0]
+    assert header(slack.messages[-1]) == ":red_circle: FAIL: LOG_GROUP_CHECK on academy-video"
+
+
+# --- the webhook URL is a secret: nowhere in what the functions show --------------------------
+
+
+class CurrentStdout:
+    """Writes to whatever sys.stdout is now (the Logger bound its stream at import)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def test_the_webhook_never_shows_in_logs_reports_events_or_errors(
+    chain, slack, capsys, caplog, monkeypatch
+):
+    """A notifying run end to end, then every way the notifier fails, all output kept."""
+    caplog.set_level(logging.INFO)  # every library's INFO and up, as a verbose Lambda shows
+    for name in ("batch-health", "batch_health"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    handler = logger.registered_handler
+    original = handler.setStream(CurrentStdout())
+    shown: list[str] = []
+    errors: list[BaseException] = []
+
+    def notify(event: dict[str, Any]) -> None:
+        try:
+            shown.append(json.dumps(chain.notifier.lambda_handler(event, lambda_context("n"))))
+        except (SlackError, WebhookSecretError) as exc:
+            errors.append(exc)
+
+    try:
+        report = chain.monitor()
+        metrics.flush_metrics()
+        envelopes = chain.stack.delivered()
+        event = lambda_event(envelopes[0], chain.stack.topic_arn)
+        notify(event)  # delivered
+        slack.replies.append(Reply(404, f"no_service for {SECRET_PATH}".encode()))
+        notify(event)  # Slack quotes the URL back
+        set_webhook(chain.stack, closed_port_url())
+        notify(event)  # nobody at the URL
+        boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+            SecretId=chain.stack.secret_arn, SecretString=json.dumps({"hook": slack.url})
+        )
+        clear_cache()
+        notify(event)  # the secret holds the URL under a key the notifier does not read
+    finally:
+        handler.stream = original
+
+    assert len(slack.requests) == 2 and slack.requests[0]["path"] == SECRET_PATH
+    assert [type(e).__name__ for e in errors] == ["SlackError", "SlackError", "WebhookSecretError"]
+    out, err = capsys.readouterr()
+    shown += [json.dumps(report), json.dumps(envelopes), out, err, caplog.text]
+    shown += ["".join(traceback.format_exception(e)) for e in errors]
+    shown += [json.dumps(r.__dict__, default=str) for r in caplog.records]
+    shown.append(json.dumps(dict(os.environ)))
+    everything = "\n".join(shown)
+    assert "Slack notification failed" in everything  # the failures' log lines are in it
+    for secret in (slack.url, SECRET_PATH, "s3cr3tT0ken"):
+        assert secret not in everything
+
+
+def test_the_webhook_stays_out_of_a_debug_log_too(chain, slack, caplog):
+    caplog.set_level(logging.DEBUG)
+    chain.run()
+    assert slack.messages
+    assert "s3cr3tT0ken" not in caplog.text

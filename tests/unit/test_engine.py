@@ -15,7 +15,7 @@ from batch_health.aws import AwsSessions
 from batch_health.checks import Check, CheckContext, RunOptions
 from batch_health.config import SuiteConfig
 from batch_health.demo import CE, QUEUE, REGION
-from batch_health.engine import BUDGET_EXHAUSTED, run_suite
+from batch_health.engine import BUDGET_EXHAUSTED, run_check, run_suite
 from batch_health.models import CheckResult, Report, Status, SuiteReport
 
 TARGET = {"name": "video", "region": REGION, "job_queue": QUEUE, "job_definition": "jd"}
@@ -189,6 +189,34 @@ def test_an_uncaught_aws_error_is_a_classified_fail():
     assert result.detail == "AWS access denied on DescribeJobQueues: AccessDeniedException: no"
     assert result.data["error_kind"] == "access denied"
     assert "DescribeJobQueues" in result.hints[0]
+
+
+def test_a_job_definition_read_that_aws_denies_ends_the_check_with_that_fail():
+    check = fake_check("READS_JOBDEF", lambda ctx: reads_jobdef_via(check, ctx))
+
+    def reads_jobdef_via(owner: Check, ctx: CheckContext) -> Status:
+        owner.read_job_definition(ctx)
+        return Status.OK
+
+    denied = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeJobDefinitions"
+    )
+
+    class DeniedView:
+        def job_definition(self) -> None:
+            raise denied
+
+    ctx = CheckContext(
+        target=SuiteConfig.model_validate({"targets": [TARGET]}).targets[0],
+        aws=DeniedView(),  # type: ignore[arg-type]
+        options=RunOptions(),
+        deadline=None,
+        results={},
+    )
+    result = run_check(check, ctx)
+    assert result.status is Status.FAIL
+    assert result.detail.startswith("job definition jd: access denied")
+    assert "batch:DescribeJobDefinitions" in result.hints[0]
 
 
 def test_result_name_and_duration_are_set_by_the_engine():

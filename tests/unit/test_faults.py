@@ -261,20 +261,27 @@ def fresh_runtime() -> Iterator[None]:
     monitor.reset_runtime()
 
 
+HANGING = {"DescribeComputeEnvironments", "DescribeLogGroups", "GetRole"}
+
+
 def test_near_the_timeout_unstarted_checks_skip_and_metrics_and_report_still_go_out(
     healthy_world, on_send, capsys, fresh_runtime
 ):
-    """Slow AWS (0.6 s a request) and 1.5 s of budget: a partial but truthful run.
+    """1.5 s of budget, and the second round of AWS calls (the queue's compute
+    environments, the job definition's log group and roles) hangs: a partial, truthful run.
 
-    Checks start until 0.5 s before the budget ends: those whose data needs one round trip
-    (0.6 s) start, those needing two (1.2 s: the queue's compute environments, the job
-    definition's log group and roles) do not.
+    The first round answers at once, so the checks it feeds start; checks waiting for the
+    hanging calls are still waiting when the budget runs out.
     """
+    over = threading.Event()
 
-    def slow(model: Any, request: AWSPreparedRequest) -> None:
-        time.sleep(0.6)
+    def second_round_hangs(model: Any, request: AWSPreparedRequest) -> AWSResponse | None:
+        if operation(request, model) not in HANGING:
+            return None
+        over.wait(30)  # until the test is over; then an error, so nothing is sent
+        return error_response(model, request, "AccessDeniedException")
 
-    on_send.append(slow)
+    on_send.append(second_round_hangs)
     margin_ms = 1000
     settings = settings_for(healthy_world, TIME_BUDGET_MARGIN_MS=str(margin_ms))
     context = LocalContext(timeout_s=(margin_ms + 1500) / 1000, region=REGION)
@@ -291,6 +298,7 @@ def test_near_the_timeout_unstarted_checks_skip_and_metrics_and_report_still_go_
     try:
         report = monitor.handle({}, context, settings, notifier=notifier)
     finally:
+        over.set()
         metrics.flush_metrics()
     elapsed = time.monotonic() - started
 
@@ -302,8 +310,9 @@ def test_near_the_timeout_unstarted_checks_skip_and_metrics_and_report_still_go_
     looked = {n for n, c in checks.items() if c["status"] != "SKIP"}
     assert skipped and looked, {n: c["detail"] for n, c in checks.items()}
     assert all(checks[n]["status"] == "SKIP" for n in skipped)
-    assert {"AWS_ACCESS", "QUEUE_CHECK", "JOBDEF_CHECK"} <= looked
+    assert {"AWS_ACCESS", "QUEUE_CHECK", "JOBDEF_CHECK", "CONFIG_MATCH_QUEUE"} <= looked
     assert {"CE_CHECK", "IAM_CHECK", "LOG_GROUP_CHECK"} <= skipped
+    assert checks["LOG_CONTENT_CHECK"]["status"] == "SKIP"
     assert not any(c["detail"].startswith("check crashed") for c in checks.values())
 
     emf = emf_lines(capsys.readouterr().out)

@@ -303,9 +303,11 @@ def test_stuck_runnable_fails_with_capacity_hints_and_is_terminated(
     assert any(CE in h and "maxvCpus" in h for h in result.hints)
     assert any("(64 vCPU, 8192 MiB)" in h for h in result.hints)
     assert result.data["terminated"] is True
-    assert describe(world, result.data["job_id"])["statusReason"].startswith(
-        "batch-health smoke job stuck in RUNNABLE"
-    )
+    job = describe(world, result.data["job_id"])
+    assert job["statusReason"].startswith("batch-health smoke job stuck in RUNNABLE")
+    # What was left behind is recognisable as the monitor's, by name and by tags.
+    assert job["jobName"].startswith("health-smoke-")
+    assert job["tags"]["batch-health:smoke"] == "true"
 
 
 def test_time_budget_bounds_the_wait(target, world, monkeypatch, clock):

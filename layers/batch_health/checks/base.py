@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from batch_health.config import Target
 from batch_health.errors import AwsFailure, classify
 from batch_health.inventory import TargetView
@@ -34,6 +36,14 @@ class CheckContext:
 
     def remaining_s(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+
+class CheckFinished(Exception):
+    """Raised inside `run` to end the check with `result` (e.g. its input is unreadable)."""
+
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__(result.detail)
+        self.result = result
 
 
 class Check:
@@ -82,3 +92,19 @@ class Check:
             error_kind=failure.kind.value,
             error_code=failure.code,
         )
+
+    def read_job_definition(self, ctx: CheckContext) -> dict[str, Any] | None:
+        """The target's job definition (None: no ACTIVE revision); an AWS error ends the
+        check with a FAIL naming the denied or failed call."""
+        name = ctx.target.job_definition
+        try:
+            return ctx.aws.job_definition()
+        except (ClientError, BotoCoreError) as exc:
+            raise CheckFinished(
+                self.aws_fail(
+                    exc,
+                    action="batch:DescribeJobDefinitions",
+                    resource=name,
+                    what=f"job definition {name}",
+                )
+            ) from exc

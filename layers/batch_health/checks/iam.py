@@ -126,15 +126,7 @@ class IamCheck(Check):
 
     def run(self, ctx: CheckContext) -> CheckResult:
         name = ctx.target.job_definition
-        try:
-            jd = ctx.aws.job_definition()
-        except (ClientError, BotoCoreError) as exc:
-            return self.aws_fail(
-                exc,
-                action="batch:DescribeJobDefinitions",
-                resource=name,
-                what=f"job definition {name}",
-            )
+        jd = self.read_job_definition(ctx)
         if jd is None:
             return self.skip(f"job definition {name} has no ACTIVE revision")
         container = jd.get("containerProperties") or {}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from batch_health.checks.base import Check, CheckContext
 from batch_health.inventory import awslogs_group
 from batch_health.models import CheckResult
@@ -45,15 +43,7 @@ class JobDefinitionCheck(Check):
 
     def run(self, ctx: CheckContext) -> CheckResult:
         name, region = ctx.target.job_definition, ctx.aws.region
-        try:
-            jd = ctx.aws.job_definition()
-        except (ClientError, BotoCoreError) as exc:
-            return self.aws_fail(
-                exc,
-                action="batch:DescribeJobDefinitions",
-                resource=name,
-                what=f"job definition {name}",
-            )
+        jd = self.read_job_definition(ctx)
         if jd is None:
             return self.fail(
                 f"job definition {name} has no ACTIVE revision in {region}",

@@ -142,15 +142,7 @@ class SmokeSubmitCheck(Check):
         if not ctx.options.allow_test_submit:
             return self.skip("ALLOW_TEST_SUBMIT not set")
         smoke, jd_name, queue = ctx.target.smoke, ctx.target.job_definition, ctx.target.job_queue
-        try:
-            jd = ctx.aws.job_definition()
-        except (ClientError, BotoCoreError) as exc:
-            return self.aws_fail(
-                exc,
-                action="batch:DescribeJobDefinitions",
-                resource=jd_name,
-                what=f"job definition {jd_name}",
-            )
+        jd = self.read_job_definition(ctx)
         if jd is None:
             return self.fail(
                 f"job definition {jd_name} has no ACTIVE revision: nothing to submit",
