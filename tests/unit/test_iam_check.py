@@ -328,6 +328,24 @@ def test_unreadable_policies_fail_with_what_to_grant(target, monkeypatch):
     )
 
 
+def test_unreachable_policies_say_so_instead_of_asking_for_a_grant(target, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    def simulate(self, *args):
+        raise denied()
+
+    def policies(self, name):
+        raise EndpointConnectionError(endpoint_url="https://iam.amazonaws.com/")
+
+    monkeypatch.setattr(TargetView, "simulate_principal_policy", simulate)
+    monkeypatch.setattr(TargetView, "role_policy_documents", policies)
+    result = iam_check(target)
+    assert result.status is Status.FAIL
+    assert "endpoint unreachable" in result.detail
+    assert not any("Grant" in h for h in result.hints)
+    assert any("unreachable" in h for h in result.hints)
+
+
 def test_skips_when_the_job_definition_is_missing(world):
     result = iam_check({"job_queue": QUEUE, "job_definition": "nope"})
     assert result.status is Status.SKIP

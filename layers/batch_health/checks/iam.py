@@ -18,7 +18,7 @@ from botocore.parsers import ResponseParserError
 
 from batch_health.checks.base import Check, CheckContext
 from batch_health.checks.log_group import job_log_group_ref
-from batch_health.errors import classify
+from batch_health.errors import ErrorKind, classify
 from batch_health.iam_policy import Decision, Evaluation, evaluate_all, trusted_services
 from batch_health.inventory import role_name_from_arn
 from batch_health.models import CheckResult
@@ -177,11 +177,14 @@ class IamCheck(Check):
                 f"cannot evaluate {exec_name}'s permissions: {SIMULATOR} unavailable and reading "
                 f"its policies failed ({failure.kind.value}, {failure.code})"
             )
-            hints.append(
-                f"Grant the monitor's identity `{SIMULATOR}` on {exec_arn}, or "
-                "`iam:ListAttachedRolePolicies`, `iam:ListRolePolicies`, `iam:GetRolePolicy`, "
-                "`iam:GetPolicy` and `iam:GetPolicyVersion`"
-            )
+            if failure.kind is ErrorKind.ACCESS_DENIED:
+                hints.append(
+                    f"Grant the monitor's identity `{SIMULATOR}` on {exec_arn}, or "
+                    "`iam:ListAttachedRolePolicies`, `iam:ListRolePolicies`, `iam:GetRolePolicy`, "
+                    "`iam:GetPolicy` and `iam:GetPolicyVersion`"
+                )
+            else:  # not a permission problem: say what it was (unreachable, throttled, ...)
+                hints.append(failure.hint(resource=exec_arn))
             return self.fail("; ".join(problems), hints, **facts)
         facts.update(
             permission_method=method,
