@@ -185,7 +185,7 @@ def test_failures_outside_the_window_and_smoke_jobs_are_ignored(target, monkeypa
     )
     result = check(target, "JOB_FAILURES_CHECK")
     assert result.status is Status.OK
-    assert result.detail == f"0 FAILED and 1 SUCCEEDED job(s) in {QUEUE} in the last 60 min"
+    assert result.detail == f"no FAILED job in {QUEUE} in the last 60 min"
 
 
 def test_failure_thresholds_are_configurable(target, monkeypatch):
@@ -211,3 +211,16 @@ def test_failed_jobs_from_the_emulator_are_counted(target, world, monkeypatch):
     assert result.status is Status.WARN
     assert result.data["failed"] == 1 and result.data["succeeded"] == 3
     assert "1 FAILED of 4 finished job(s)" in result.detail
+
+
+def test_a_queue_without_failures_does_not_list_its_succeeded_jobs(target, monkeypatch):
+    asked: list[str] = []
+
+    def jobs(self, status, max_items=500):
+        asked.append(status)
+        return [finished("s1", 5)] if status == "SUCCEEDED" else []
+
+    monkeypatch.setattr(TargetView, "jobs", jobs)
+    result = check(target, "JOB_FAILURES_CHECK")
+    assert result.status is Status.OK
+    assert "FAILED" in asked and "SUCCEEDED" not in asked

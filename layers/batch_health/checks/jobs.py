@@ -145,7 +145,9 @@ class JobFailuresCheck(Check):
         "finished jobs; the monitor's own smoke jobs are ignored"
     )
     depends_on = ("QUEUE_CHECK",)
-    needs = ("failed_jobs", "succeeded_jobs")
+    # SUCCEEDED jobs matter only for the failure ratio, so they are listed only when
+    # something failed: a healthy queue costs one ListJobs here, not two.
+    needs = ("failed_jobs",)
     priority = 41
 
     def run(self, ctx: CheckContext) -> CheckResult:
@@ -153,30 +155,29 @@ class JobFailuresCheck(Check):
         thresholds = ctx.target.thresholds
         window = thresholds.job_failure_window_minutes
         since = _now_ms() - int(window * 60_000)
-        try:
-            failed_all = ctx.aws.failed_jobs()
-            succeeded_all = ctx.aws.succeeded_jobs()
-        except (ClientError, BotoCoreError) as exc:
-            return self.aws_fail(
-                exc, action="batch:ListJobs", resource=queue, what=f"finished jobs in {queue}"
-            )
 
         def recent(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [j for j in jobs if not is_smoke_job(j) and _finished_ms(j) >= since]
 
-        failed, succeeded = recent(failed_all), recent(succeeded_all)
+        try:
+            failed = recent(ctx.aws.failed_jobs())
+            succeeded = recent(ctx.aws.succeeded_jobs()) if failed else []
+        except (ClientError, BotoCoreError) as exc:
+            return self.aws_fail(
+                exc, action="batch:ListJobs", resource=queue, what=f"finished jobs in {queue}"
+            )
+        if not failed:
+            return self.ok(
+                f"no FAILED job in {queue} in the last {window:g} min",
+                window_minutes=window,
+                failed=0,
+            )
         finished = len(failed) + len(succeeded)
         facts: dict[str, Any] = {
             "window_minutes": window,
             "failed": len(failed),
             "succeeded": len(succeeded),
         }
-        if not failed:
-            return self.ok(
-                f"0 FAILED and {len(succeeded)} SUCCEEDED job(s) in {queue} in the last "
-                f"{window:g} min",
-                **facts,
-            )
         failed = _with_descriptions(ctx, failed, facts)
         failed.sort(key=_finished_ms, reverse=True)
         groups: dict[ReasonClass, list[tuple[dict[str, Any], ClassifiedReason]]] = defaultdict(list)
