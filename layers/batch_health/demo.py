@@ -354,6 +354,13 @@ def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from batch_health.checks import parse_check_names
     from batch_health.cli import UsageError, main
 
+    try:
+        import moto.server  # noqa: F401 - the emulator is an optional extra
+    except ImportError:
+        raise UsageError(
+            "the demo needs the AWS emulator: pip install 'batch-health-monitor[demo]' "
+            "(or run `make demo`, which installs it)"
+        ) from None
     if args.checks:
         try:  # before the emulator starts: a typo should not cost a world build
             parse_check_names(args.checks)

@@ -22,3 +22,17 @@ def test_seed_world_reports_what_the_ops_report_saw(seed_world):
 def test_healthy_world_is_ok(healthy_world):
     report = run_target(healthy_world)
     assert {c.name: c.status for c in report.checks}["JOBDEF_CHECK"] is Status.OK
+
+
+def test_demo_without_the_emulator_says_what_to_install(monkeypatch, capsys):
+    import sys
+
+    import pytest
+
+    from batch_health.cli import main
+
+    monkeypatch.setitem(sys.modules, "moto.server", None)  # as if moto were not installed
+    with pytest.raises(SystemExit) as exited:
+        main(["demo"])
+    assert exited.value.code == 2
+    assert "pip install 'batch-health-monitor[demo]'" in capsys.readouterr().err
