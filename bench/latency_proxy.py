@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import socket
 import sys
 import threading
@@ -179,28 +178,16 @@ class LatencyProxy:
 
 
 def start_moto() -> tuple[object, str]:
-    """A ThreadedMotoServer on 127.0.0.1 (free port), Batch without Docker."""
+    """The demo's emulator (moto on 127.0.0.1, Batch without Docker), tuned for the bench."""
     from moto import backends
-    from moto.server import ThreadedMotoServer
+
+    from batch_health.demo import start_emulator
 
     # moto lists its package directory (a stat per service) for every request it routes;
     # the list never changes while it runs. Cached, the emulator spends its CPU on the API.
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    request = urllib.request.Request(
-        f"{url}/moto-api/config",
-        data=json.dumps({"batch": {"use_docker": False}}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=10).close()
-    return server, url
+    return start_emulator()
 
 
 def forwarded_count(proxy_url: str) -> int:

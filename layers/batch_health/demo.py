@@ -57,16 +57,13 @@ class World:
     files: dict[str, str] = field(default_factory=dict)
 
 
-@contextlib.contextmanager
-def emulator() -> Iterator[str]:
-    """A moto server on 127.0.0.1 (free port) with Docker-less Batch; yields its URL."""
+def start_emulator() -> tuple[Any, str]:
+    """A started moto server on 127.0.0.1 (free port) with Docker-less Batch, and its URL."""
     import logging
 
     from moto.server import ThreadedMotoServer
 
-    # No request log in the report, and no traceback for the APIs the emulator lacks
-    # (iam:SimulatePrincipalPolicy answers 500; IAM_CHECK falls back to local evaluation).
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # no request log in the report
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -79,6 +76,17 @@ def emulator() -> Iterator[str]:
             method="POST",
         )
         urllib.request.urlopen(request, timeout=10).close()
+    except BaseException:
+        server.stop()
+        raise
+    return server, url
+
+
+@contextlib.contextmanager
+def emulator() -> Iterator[str]:
+    """`start_emulator()` for the length of a `with` block; yields the URL."""
+    server, url = start_emulator()
+    try:
         yield url
     finally:
         server.stop()

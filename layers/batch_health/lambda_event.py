@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from batch_health.checks import CHECK_NAMES
+from batch_health.checks import parse_check_names
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 M = TypeVar("M", bound=BaseModel)
@@ -47,15 +47,7 @@ class RunRequest(BaseModel):
     @field_validator("checks")
     @classmethod
     def _known_checks(cls, names: list[str] | None) -> list[str] | None:
-        if names is None:
-            return None
-        names = list(dict.fromkeys(n.upper() for n in names))
-        unknown = [n for n in names if n not in CHECK_NAMES]
-        if unknown:
-            raise ValueError(
-                f"unknown check {', '.join(unknown)}; valid checks: {', '.join(CHECK_NAMES)}"
-            )
-        return names
+        return None if names is None else parse_check_names(names, source="")
 
     @field_validator("targets")
     @classmethod

@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from batch_health.checks import CHECK_NAMES
+from batch_health.checks import parse_check_names
 from batch_health.config import Target
 
 SECRET_ARN_RE = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$"
@@ -156,13 +156,7 @@ class MonitorSettings(_EnvModel):
     @field_validator("critical_checks")
     @classmethod
     def _known_checks(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        names = tuple(dict.fromkeys(n.upper() for n in names))
-        unknown = [n for n in names if n not in CHECK_NAMES]
-        if unknown:
-            raise ValueError(
-                f"unknown check {', '.join(unknown)}; valid checks: {', '.join(CHECK_NAMES)}"
-            )
-        return names
+        return tuple(parse_check_names(names, source="", allow_empty=True))
 
     @field_validator("smoke_parameters")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from batch_health.checks.access import AwsAccess
 from batch_health.checks.base import Check, CheckContext, RunOptions
 from batch_health.checks.compute_env import ComputeEnvironmentCheck
@@ -39,14 +41,18 @@ def get_check(name: str) -> Check:
     raise KeyError(name)
 
 
-def parse_check_names(value: str | list[str], source: str = "--checks") -> list[str]:
-    """Validate a selection; unknown names raise ValueError listing the valid ones."""
+def parse_check_names(
+    value: str | Sequence[str], source: str = "--checks", *, allow_empty: bool = False
+) -> list[str]:
+    """Validate a selection (case-insensitive, duplicates dropped); unknown names raise
+    ValueError listing the valid ones. `source` prefixes the message ("" for none)."""
     items = value.split(",") if isinstance(value, str) else list(value)
     names = [n.strip().upper() for n in items if n.strip()]
     unknown = [n for n in names if n not in CHECK_NAMES]
-    if unknown or not names:
+    if unknown or not (names or allow_empty):
         what = f"unknown check {', '.join(unknown)}" if unknown else "no check named"
-        raise ValueError(f"{source}: {what}; valid checks: {', '.join(CHECK_NAMES)}")
+        prefix = f"{source}: " if source else ""
+        raise ValueError(f"{prefix}{what}; valid checks: {', '.join(CHECK_NAMES)}")
     return list(dict.fromkeys(names))
 
 
