@@ -12,7 +12,7 @@ from moto import mock_aws
 from batch_health.aws import AwsSessions
 from batch_health.checks import RunOptions
 from batch_health.config import SuiteConfig
-from batch_health.demo import REGION, WorldBuilder
+from batch_health.demo import CE, QUEUE, REGION, WorldBuilder
 from batch_health.engine import run_suite
 from batch_health.models import Report
 
@@ -68,3 +68,22 @@ def run_target(target: dict[str, Any], **options: Any) -> Report:
     config = SuiteConfig.model_validate({"targets": [target]})
     suite = run_suite(config, RunOptions(**options), AwsSessions())
     return suite.reports[0]
+
+
+def light_queue(world: WorldBuilder) -> None:
+    """The queue on an UNMANAGED CE: all a submit or a job listing needs, without the
+    emulator's EC2 setup."""
+    role = world.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")
+    batch = world.client("batch")
+    ce = batch.create_compute_environment(
+        computeEnvironmentName=CE,
+        type="UNMANAGED",
+        state="ENABLED",
+        serviceRole=role["Role"]["Arn"],
+    )
+    batch.create_job_queue(
+        jobQueueName=QUEUE,
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
+    )

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import run_target
+from conftest import light_queue, run_target
 
 from batch_health.demo import CE, JOBDEF, QUEUE, WORKER_COMMAND
 from batch_health.inventory import TargetView
@@ -21,20 +21,7 @@ PULL = "CannotPullContainerError: failed to resolve ref academy-video-worker:lat
 
 @pytest.fixture
 def target(world) -> dict[str, Any]:
-    role = world.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")
-    batch = world.client("batch")
-    ce = batch.create_compute_environment(
-        computeEnvironmentName=CE,
-        type="UNMANAGED",
-        state="ENABLED",
-        serviceRole=role["Role"]["Arn"],
-    )
-    batch.create_job_queue(
-        jobQueueName=QUEUE,
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
-    )
+    light_queue(world)
     world.job_definition(command=WORKER_COMMAND, parameters={"job_id": "none"})
     return {"job_queue": QUEUE, "job_definition": JOBDEF}
 

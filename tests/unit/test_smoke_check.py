@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import run_target
+from conftest import light_queue, run_target
 
 from batch_health.checks import CHECK_NAMES, get_check
 from batch_health.checks.smoke import find_unresolved_job_parameters, referenced_parameters
@@ -45,24 +45,6 @@ def clock(monkeypatch) -> FakeClock:
     monkeypatch.setattr(check, "sleep", fake.sleep)
     monkeypatch.setattr(check, "clock", fake.clock)
     return fake
-
-
-def light_queue(world) -> None:
-    """The queue on an UNMANAGED CE: all a submit needs, without the emulator's EC2 setup."""
-    role = world.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")
-    batch = world.client("batch")
-    ce = batch.create_compute_environment(
-        computeEnvironmentName=CE,
-        type="UNMANAGED",
-        state="ENABLED",
-        serviceRole=role["Role"]["Arn"],
-    )
-    batch.create_job_queue(
-        jobQueueName=QUEUE,
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
-    )
 
 
 @pytest.fixture
