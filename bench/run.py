@@ -42,10 +42,10 @@ from batch_health.demo import (
     JOBDEF,
     LOG_GROUP,
     QUEUE,
-    REGION,
     WORKER_COMMAND,
     WorldBuilder,
     patched_environ,
+    suffixed_target,
 )
 from batch_health.engine import run_suite
 from batch_health.models import Status
@@ -162,22 +162,13 @@ def build_targets(w: WorldBuilder, count: int, workdir: Path, distinct_roles: bo
         setup = workdir / f"setup{suffix}.ps1"
         setup.write_text(f'$JobQueueName = "{QUEUE}{suffix}"\n$JobDefName = "{JOBDEF}{suffix}"\n')
         targets.append(
-            {
-                "name": f"video{suffix}",
-                "region": REGION,
-                "job_queue": f"{QUEUE}{suffix}",
-                "job_definition": f"{JOBDEF}{suffix}",
-                "config_sources": {
-                    "api": {
-                        "job_queue": f"ssm:/academy/api/VIDEO_BATCH_JOB_QUEUE{suffix}",
-                        "job_definition": f"ssm:/academy/api/VIDEO_BATCH_JOB_DEFINITION{suffix}",
-                    },
-                    "setup_script": {
-                        "job_queue": f"file:{setup}#JobQueueName",
-                        "job_definition": f"file:{setup}#JobDefName",
-                    },
+            suffixed_target(
+                suffix,
+                setup_script={
+                    "job_queue": f"file:{setup}#JobQueueName",
+                    "job_definition": f"file:{setup}#JobDefName",
                 },
-            }
+            )
         )
     return targets
 

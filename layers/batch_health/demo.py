@@ -267,12 +267,28 @@ def _fake_credentials() -> dict[str, str]:
 WORKER_COMMAND = ["python", "-m", "apps.worker.video_worker", "--job-id", "Ref::job_id"]
 
 
+def api_config_source(suffix: str = "") -> dict[str, str]:
+    """The CONFIG_MATCH_* source that reads what `WorldBuilder.api_settings` stored."""
+    return {
+        "job_queue": f"ssm:/academy/api/VIDEO_BATCH_JOB_QUEUE{suffix}",
+        "job_definition": f"ssm:/academy/api/VIDEO_BATCH_JOB_DEFINITION{suffix}",
+    }
+
+
+def suffixed_target(suffix: str, **config_sources: dict[str, str]) -> dict[str, Any]:
+    """One of several workloads built with the same `suffix` (queue, job definition, SSM)."""
+    return {
+        "name": f"video{suffix}",
+        "region": REGION,
+        "job_queue": f"{QUEUE}{suffix}",
+        "job_definition": f"{JOBDEF}{suffix}",
+        "config_sources": {"api": api_config_source(suffix), **config_sources},
+    }
+
+
 def _config_sources(files: dict[str, str]) -> dict[str, Any]:
     return {
-        "api": {
-            "job_queue": "ssm:/academy/api/VIDEO_BATCH_JOB_QUEUE",
-            "job_definition": "ssm:/academy/api/VIDEO_BATCH_JOB_DEFINITION",
-        },
+        "api": api_config_source(),
         "setup_script": {
             "job_queue": f"file:{files['setup']}#JobQueueName",
             "job_definition": f"file:{files['setup']}#JobDefName",

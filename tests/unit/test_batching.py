@@ -15,7 +15,7 @@ from batch_health import inventory
 from batch_health.aws import AwsSessions
 from batch_health.checks import Check, CheckContext, RunOptions
 from batch_health.config import SuiteConfig
-from batch_health.demo import JOBDEF, QUEUE, REGION, WorldBuilder
+from batch_health.demo import REGION, WorldBuilder, suffixed_target
 from batch_health.engine import run_suite
 from batch_health.inventory import BatchedLookup, Once
 from batch_health.models import CheckResult, Status, SuiteReport
@@ -36,20 +36,7 @@ def build_targets(
         )
         world.api_settings(suffix=suffix)
         world.log_group(group, messages=["worker started"])
-        targets.append(
-            {
-                "name": f"video{suffix}",
-                "region": REGION,
-                "job_queue": f"{QUEUE}{suffix}",
-                "job_definition": f"{JOBDEF}{suffix}",
-                "config_sources": {
-                    "api": {
-                        "job_queue": f"ssm:/academy/api/VIDEO_BATCH_JOB_QUEUE{suffix}",
-                        "job_definition": f"ssm:/academy/api/VIDEO_BATCH_JOB_DEFINITION{suffix}",
-                    }
-                },
-            }
-        )
+        targets.append(suffixed_target(suffix))
     return targets
 
 
