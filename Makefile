@@ -73,4 +73,4 @@ bench: $(STAMP)  ## wall time vs. the longest chain of AWS calls, N = 1, 5, 20 t
 	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .bench

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batch_health import inventory
-from batch_health.aws import AwsSessions
+from batch_health.aws import AwsSessions, ClientKey
 
 # (depth, id of the call that set it) of the deepest answer the current task has seen.
 _seen: ContextVar[tuple[int, int | None]] = ContextVar("bench_seen", default=(0, None))
@@ -93,17 +93,13 @@ class TracingSessions(AwsSessions):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.log = CallLog()
-        self._traced: set[int] = set()
 
-    def client(self, service: str, *args: Any, **kwargs: Any) -> Any:
-        client = super().client(service, *args, **kwargs)
-        with self._lock:
-            if id(client) not in self._traced:
-                self._traced.add(id(client))
-                events = client.meta.events
-                events.register("before-call", lambda **kw: self.log.before_call(**kw))
-                events.register("after-call", lambda **kw: self.log.after_call(**kw))
-                events.register("after-call-error", lambda **kw: self.log.after_call(**kw))
+    def _make(self, key: ClientKey) -> Any:
+        client = super()._make(key)  # under the sessions' lock, once per client
+        events = client.meta.events
+        events.register("before-call", lambda **kw: self.log.before_call(**kw))
+        events.register("after-call", lambda **kw: self.log.after_call(**kw))
+        events.register("after-call-error", lambda **kw: self.log.after_call(**kw))
         return client
 
 

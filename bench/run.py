@@ -5,8 +5,9 @@ not charged to the suite; see latency_proxy.py), creates N healthy targets (dist
 compute environments, job definitions, SSM settings and log groups; one execution role and
 one job role shared by the workload family unless --distinct-roles), runs the real suite
 (`engine.run_suite`, every registered check, AWS_ENDPOINT_URL pointing at the proxy) for
-each N and prints, for fresh sessions per run (cold: the CLI, a new Lambda container) and
-for sessions kept across runs (warm: the monitor function's Runtime):
+each N and prints, for the first run of a fresh process (cold: a CLI run, a new Lambda
+container's first invocation; modules already imported) and for sessions kept across runs
+(warm: the monitor function's later invocations):
 
 - wall: the median of --repeat runs (each with a fresh inventory);
 - calls: AWS API calls (RequestStats), per target, and HTTP requests the proxy forwarded;
@@ -14,7 +15,7 @@ for sessions kept across runs (warm: the monitor function's Runtime):
   critical path = chain x latency, a lower bound on wall; ratio = wall / critical path.
 
 Then the handler's cold import time against a bare `import boto3` (fresh interpreters,
-best of --import-runs) and the machine's core count.
+best of --import-runs; bench/imports.py) and the machine's core count.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import calltrace
+import imports as bench_imports
 import latency_proxy
 
 from batch_health.checks import REGISTRY, RunOptions
@@ -51,7 +54,6 @@ from batch_health.engine import run_suite
 from batch_health.models import Status
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLER = ROOT / "functions" / "monitor" / "app.py"
 TARGETS = {"ratio_n1": 1.5, "ratio_nmax": 2.0, "per_target_share": 0.60, "import": 1.5}
 
 
@@ -86,6 +88,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="give every target its own execution and job role (no IAM lookup is shared)",
     )
+    parser.add_argument("--cold-run", metavar="CONFIG", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -213,12 +216,13 @@ class Run:
 
 def run_once(
     config: SuiteConfig,
-    emu: Emulator,
+    forwarded: Callable[[], int],
     concurrency: int,
     sessions: calltrace.TracingSessions | None = None,
 ) -> Run:
-    """One suite run; `sessions` None: fresh ones, created inside the timed part."""
-    forwarded_before = emu.forwarded()
+    """One suite run; `sessions` None: fresh ones, created inside the timed part.
+    `forwarded`: how many requests the proxy has forwarded so far."""
+    forwarded_before = forwarded()
     calls_before = sessions.stats.total_calls if sessions else 0
     attempts_before = sessions.stats.attempts if sessions else 0
     with calltrace.depth_carrying_inventory():
@@ -240,7 +244,7 @@ def run_once(
         wall,
         sessions.stats.total_calls - calls_before,
         sessions.stats.attempts - attempts_before,
-        emu.forwarded() - forwarded_before,
+        forwarded() - forwarded_before,
         log.depth,
         log.longest_chain(),
         Counter(c.operation for c in log.calls.values()),
@@ -248,38 +252,69 @@ def run_once(
     )
 
 
-def measure(
-    config: SuiteConfig, emu: Emulator, args: argparse.Namespace, warm: bool
+def measure_warm(
+    config: SuiteConfig, emu: Emulator, args: argparse.Namespace
 ) -> tuple[Run, list[float]]:
-    """`repeat` runs; returns the median run (by wall time) and every wall time."""
-    sessions = None
-    if warm:
-        # The monitor function keeps its AwsSessions (clients, assumed-role credentials)
-        # across invocations; a first run creates the clients.
-        sessions = calltrace.TracingSessions()
-        run_once(config, emu, args.concurrency, sessions)
-    runs = [run_once(config, emu, args.concurrency, sessions) for _ in range(args.repeat)]
-    return sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2], [r.wall_s for r in runs]
+    """`repeat` runs with the sessions kept, as the monitor function keeps them across
+    invocations (after a first run that made the clients); the median run and every wall."""
+    sessions = calltrace.TracingSessions()
+    run_once(config, emu.forwarded, args.concurrency, sessions)
+    runs = [run_once(config, emu.forwarded, args.concurrency, sessions) for _ in range(args.repeat)]
+    return median(runs), [r.wall_s for r in runs]
 
 
-# --- cold import ----------------------------------------------------------------------
-def cold_import_s(module: str, runs: int) -> float:
-    """Best-of-`runs` time to import `module` in a fresh interpreter (startup excluded)."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    env = {
-        **os.environ,
-        **FAKE_ENV,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers"), str(ROOT / "functions" / "monitor")]),
-    }
-    best = float("inf")
-    for _ in range(runs):
+def measure_cold(
+    config: SuiteConfig, emu: Emulator, args: argparse.Namespace, workdir: Path
+) -> tuple[Run, list[float]]:
+    """`repeat` runs, each the first of a fresh process (a new Lambda container's first
+    invocation, a CLI run): modules imported, nothing else made yet."""
+    path = workdir / "cold-config.json"
+    path.write_text(config.model_dump_json())
+    runs = []
+    for _ in range(args.repeat):
+        before = emu.forwarded()
         out = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+            [
+                sys.executable,
+                __file__,
+                "--cold-run",
+                str(path),
+                "--concurrency",
+                str(args.concurrency),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if out.returncode != 0:
-            raise RuntimeError(f"import {module} failed:\n{out.stderr.strip()[-2000:]}")
-        best = min(best, float(out.stdout.strip().splitlines()[-1]))
-    return best
+            raise SystemExit(f"cold run failed:\n{out.stderr.strip()[-3000:]}")
+        child = json.loads(out.stdout.strip().splitlines()[-1])
+        runs.append(
+            Run(
+                child["wall_s"],
+                child["calls"],
+                child["attempts"],
+                emu.forwarded() - before,
+                child["depth"],
+                [],
+                Counter(child["by_operation"]),
+                Counter(child["statuses"]),
+            )
+        )
+    return median(runs), [r.wall_s for r in runs]
+
+
+def median(runs: list[Run]) -> Run:
+    return sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
+
+
+def cold_run_child(path: str, concurrency: int) -> int:
+    """--cold-run: one timed run in this fresh process; prints it as JSON."""
+    config = SuiteConfig.model_validate_json(Path(path).read_text())
+    run = run_once(config, lambda: 0, concurrency)
+    fields = ("wall_s", "calls", "attempts", "depth", "by_operation", "statuses")
+    print(json.dumps({f: getattr(run, f) for f in fields}))
+    return 0
 
 
 # --- report ---------------------------------------------------------------------------
@@ -289,6 +324,8 @@ def verdict(ok: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.cold_run:
+        return cold_run_child(args.cold_run, args.concurrency)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     latency = args.latency_ms / 1000
     cores = os.cpu_count() or 1
@@ -302,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     roles = "distinct per target" if args.distinct_roles else "one execution + one job role shared"
     print(f"# targets: healthy; distinct queue/CE/job definition/SSM/log group; roles: {roles}")
     print(
-        "# cold: fresh AwsSessions per run (the CLI; a new Lambda container); warm: sessions "
-        "kept across runs (the monitor function's Runtime)"
+        "# cold: the first run of a fresh process, imports done (a CLI run; a new Lambda "
+        "container's first invocation); warm: sessions kept across runs (later invocations)"
     )
     print(
         "# SMOKE_SUBMIT_CHECK is SKIP: submits are opt-in, and polling a job would time the "
@@ -324,7 +361,11 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["AWS_ENDPOINT_URL"] = emu.proxy_url
             # Warm-up (not reported): lazy imports inside boto3/botocore happen once per
             # process; the cold import is measured separately below.
-            run_once(SuiteConfig.model_validate({"targets": targets[:1]}), emu, args.concurrency)
+            run_once(
+                SuiteConfig.model_validate({"targets": targets[:1]}),
+                emu.forwarded,
+                args.concurrency,
+            )
             print(
                 f"\n{'N':>3} {'mode':>5} {'wall ms':>8} {'calls':>6} {'/target':>8} "
                 f"{'proxied':>8} {'chain':>5} {'crit ms':>8} {'ratio':>6}  statuses"
@@ -332,7 +373,11 @@ def main(argv: list[str] | None = None) -> int:
             for n in sizes:
                 config = SuiteConfig.model_validate({"targets": targets[:n]})
                 for mode in ("cold", "warm"):
-                    run, walls[mode, n] = measure(config, emu, args, warm=mode == "warm")
+                    run, walls[mode, n] = (
+                        measure_warm(config, emu, args)
+                        if mode == "warm"
+                        else measure_cold(config, emu, args, Path(tmp))
+                    )
                     results[mode, n] = run
                     crit = run.depth * latency
                     statuses = " ".join(f"{k}={v}" for k, v in sorted(run.statuses.items()))
@@ -364,15 +409,19 @@ def main(argv: list[str] | None = None) -> int:
     for op in ops:
         print("  " + f"{op:<40}" + "".join(f"{r.by_operation[op]:>7}" for r in warm.values()))
 
-    boto3_s = cold_import_s("boto3", args.import_runs)
-    handler_module = "app" if HANDLER.exists() else "batch_health.engine, batch_health.cli"
-    handler_s = cold_import_s(handler_module, args.import_runs)
-    where = " (functions/monitor/app.py)" if HANDLER.exists() else ""
+    imports = bench_imports.measure(args.import_runs)
     print(
-        f"\ncold import (best of {args.import_runs}, fresh interpreter each): "
-        f"import boto3 {boto3_s * 1000:.0f} ms; import {handler_module}{where} "
-        f"{handler_s * 1000:.0f} ms; ratio {handler_s / boto3_s:.2f}"
+        f"\ncold import (best of {args.import_runs}, fresh interpreter each; see bench/imports.py):"
     )
+    print(f"  {'environment':<20}{'import boto3':>14}{'import app':>12}{'ratio':>7}")
+    for t in imports:
+        print(
+            f"  {t.env:<20}{t.boto3_s * 1000:>11.0f} ms{t.handler_s * 1000:>9.0f} ms{t.ratio:>7.2f}"
+        )
+    lambda_like = imports[0]
+    print(f"  import app step by step ({lambda_like.env}, ms):")
+    for name, seconds in lambda_like.steps:
+        print(f"    {name:<40}{seconds * 1000:>6.0f}")
 
     first, last = min(sizes), max(sizes)
     print("\ntargets:")
@@ -388,10 +437,9 @@ def main(argv: list[str] | None = None) -> int:
         f"  calls/target at N={last} <= {limit:.0%} of N={first}: {share:.0%} "
         f"{verdict(share <= limit)}"
     )
-    ratio = handler_s / boto3_s
     print(
-        f"  cold import of the handler <= {TARGETS['import']} x boto3: {ratio:.2f} "
-        f"{verdict(ratio <= TARGETS['import'])}"
+        f"  cold import of the handler <= {TARGETS['import']} x boto3 ({lambda_like.env}): "
+        f"{lambda_like.ratio:.2f} {verdict(lambda_like.ratio <= TARGETS['import'])}"
     )
     return 0
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any
+from collections.abc import Iterable
+from concurrent.futures import Future
+from typing import Any, NamedTuple
 
 import boto3
 import botocore.session
+from botocore import xform_name
 from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.exceptions import NoCredentialsError
@@ -19,6 +22,15 @@ from botocore.exceptions import NoCredentialsError
 from batch_health import __version__
 
 SESSION_NAME = "batch-health-monitor"
+
+
+class ClientKey(NamedTuple):
+    """Which client: a service, in a region, with the base credentials or a role's."""
+
+    service: str
+    region: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
 
 
 DEFAULT_MAX_ATTEMPTS = 4  # total attempts per call, the first included
@@ -43,6 +55,18 @@ def client_config(
         max_pool_connections=max_pool_connections,
         user_agent_appid=f"batch-health-{__version__}",
     )
+
+
+def _load_pagination(client: Any) -> None:
+    """Load the client's pagination config now, while it is made under the lock.
+
+    botocore loads it on the first `get_paginator` and caches it on the client, but without
+    a lock: threads paginating with a new client at once would each load it, and each load
+    scans botocore's whole data directory (tens of ms of CPU, under the GIL).
+    """
+    operations = client.meta.service_model.operation_names
+    if operations:
+        client.can_paginate(xform_name(operations[0]))
 
 
 class RequestStats:
@@ -104,7 +128,8 @@ class AwsSessions:
         )
         self._lock = threading.Lock()
         self._sessions: dict[tuple[str, str | None], boto3.Session] = {}
-        self._clients: dict[tuple[str | None, str | None, str | None, str], Any] = {}
+        self._clients: dict[ClientKey, Any] = {}
+        self._making: dict[ClientKey, Future[Any]] = {}
         self.stats = RequestStats()
 
     @property
@@ -140,6 +165,9 @@ class AwsSessions:
             | ({"ExternalId": external_id} if external_id else {}),
         )
         assumed = botocore.session.Session()
+        # One loader for every session: botocore reads and caches its data files (models,
+        # endpoints) per loader, and scans its whole data directory once per file type.
+        assumed.register_component("data_loader", source.get_component("data_loader"))
         assumed._credentials = DeferredRefreshableCredentials(
             method="assume-role", refresh_using=fetcher.fetch_credentials
         )
@@ -152,19 +180,73 @@ class AwsSessions:
         role_arn: str | None = None,
         external_id: str | None = None,
     ) -> Any:
-        region = self.region_for(region)
-        key = (region, role_arn, external_id, service)
+        key = ClientKey(service, self.region_for(region), role_arn, external_id)
+        # A client, once made, never changes: reading it (or waiting for it to be made
+        # ahead) needs no lock, so a check never waits while another client is made.
+        client = self._clients.get(key)
+        if client is None:
+            # Being made ahead (`prepare`): wait for it; its error, if any, is raised here.
+            making = self._making.get(key)
+            if making is not None:
+                return making.result()
+            with self._lock:
+                client = self._clients.get(key)
+                making = self._making.get(key)
+                if client is None and making is None:
+                    client = self._make(key)
+        return client if client is not None else making.result()
+
+    def prepare(self, wanted: Iterable[ClientKey]) -> None:
+        """Make these clients now, in this order, on a background thread.
+
+        A run asks for this at its start: the clients are made while its first answers are
+        awaited, instead of on the path of a chain of calls. Making a client is CPU work
+        (tens of ms), so the order matters: a thread that wants one of these waits for it
+        rather than making it out of turn.
+        """
         with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                session = self._session(role_arn, external_id)
-                kwargs: dict[str, Any] = {"config": self._config}
-                if self._endpoint_url:
-                    kwargs["endpoint_url"] = self._endpoint_url
-                client = session.client(service, region_name=region, **kwargs)
-                client.meta.events.register("before-call", self.stats.on_call)
-                # First, so an earlier handler that answers the request itself (a test stub)
-                # cannot hide the attempt from the count.
-                client.meta.events.register_first("before-send", self.stats.on_send)
-                self._clients[key] = client
-            return client
+            keys = [
+                k
+                for k in (w._replace(region=self.region_for(w.region)) for w in wanted)
+                if k not in self._clients and k not in self._making
+            ]
+            for key in dict.fromkeys(keys):
+                self._making[key] = Future()
+        if not keys:
+            return
+        maker = threading.Thread(
+            target=self._make_ahead, args=(list(dict.fromkeys(keys)),), daemon=True
+        )
+        try:
+            maker.start()
+        except RuntimeError:  # no thread to spare: make them here, before the run starts
+            self._make_ahead(list(dict.fromkeys(keys)))
+
+    def _make_ahead(self, keys: list[ClientKey]) -> None:
+        for key in keys:
+            with self._lock:
+                future = self._making[key]
+                try:
+                    self._make(key)
+                except BaseException as exc:  # raised to the thread that wants this client
+                    future.set_exception(exc)
+                else:
+                    future.set_result(self._clients[key])
+                finally:
+                    del self._making[key]  # a failed one is made again when asked for
+
+    def _make(self, key: ClientKey) -> Any:
+        """Make and keep a client; the caller holds the lock (boto3 sessions are not
+        thread-safe)."""
+        session = self._session(key.role_arn, key.external_id)
+        kwargs: dict[str, Any] = {"config": self._config}
+        if self._endpoint_url:
+            kwargs["endpoint_url"] = self._endpoint_url
+        client = session.client(key.service, region_name=key.region, **kwargs)
+        _load_pagination(client)
+        client.meta.events.register("before-call", self.stats.on_call)
+        # First, so an earlier handler that answers the request itself (a test stub)
+        # cannot hide the attempt from the count.
+        client.meta.events.register_first("before-send", self.stats.on_send)
+        self._clients[key] = client
+        return client

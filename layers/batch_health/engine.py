@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_health.aws import AwsSessions
+from batch_health.aws import AwsSessions, ClientKey
 from batch_health.checks import REGISTRY, Check, CheckContext, RunOptions
 from batch_health.checks.base import CheckFinished
 from batch_health.checks.config_match import ssm_names
@@ -53,6 +53,10 @@ Priority = tuple[int, int, int]  # (class, -weight, position in the registry)
 # Threads beyond the work slots, per target, for checks waiting for shared data.
 WAITING_THREADS_PER_TARGET = 2
 MAX_THREADS = 256
+# Clients made ahead, in this order: the roots of the longest chains of calls first (the
+# job definition, read with batch, names the roles read with iam and the log group read
+# with logs), then the one-call services. Others follow in name order.
+CLIENT_ORDER = ("batch", "sts", "iam", "logs")
 
 
 @dataclass
@@ -163,6 +167,22 @@ class _Scheduler:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
+def clients_ahead(selected: Sequence[Check], runs: Sequence[_TargetRun]) -> list[ClientKey]:
+    """The clients the selected checks will call for the targets, in CLIENT_ORDER."""
+    wanted = {
+        ClientKey(service, run.view.region, run.target.role_arn, run.target.external_id)
+        for run in runs
+        for check in selected
+        for service in check.services_for(run.target)
+    }
+
+    def order(key: ClientKey) -> tuple[int, str, str]:
+        rank = CLIENT_ORDER.index(key.service) if key.service in CLIENT_ORDER else len(CLIENT_ORDER)
+        return rank, key.service, repr(key)
+
+    return sorted(wanted, key=order)
+
+
 def run_suite(
     config: SuiteConfig,
     options: RunOptions,
@@ -186,6 +206,7 @@ def run_suite(
             key = (-weights[check.name], position[check.name])
             need_priority[need] = min(need_priority.get(need, key), key)
     runs = [_TargetRun(t, inventory.view(t), list(selected)) for t in config.targets]
+    sessions.prepare(clients_ahead(selected, runs))
     concurrency = max(1, options.concurrency)
     threads = min(MAX_THREADS, concurrency + WAITING_THREADS_PER_TARGET * len(runs))
     scheduler = _Scheduler(concurrency, threads)

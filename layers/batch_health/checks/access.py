@@ -15,6 +15,7 @@ class AwsAccess(Check):
     title = "AWS credentials work"
     verifies = "sts:GetCallerIdentity succeeds; reports account, identity ARN, region and profile"
     needs = ("caller_identity",)
+    services = ("sts",)
     priority = 0
 
     def run(self, ctx: CheckContext) -> CheckResult:

@@ -61,11 +61,18 @@ class Check:
     verifies: ClassVar[str]
     depends_on: ClassVar[tuple[str, ...]] = ()
     needs: ClassVar[tuple[str, ...]] = ()
+    # AWS services the check calls whenever it runs: the engine has their clients made at
+    # the start of a run, while the first answers are awaited.
+    services: ClassVar[tuple[str, ...]] = ()
     # Lower is more fundamental: its hints come first among the root causes.
     priority: ClassVar[int] = 50
 
     def run(self, ctx: CheckContext) -> CheckResult:
         raise NotImplementedError
+
+    def services_for(self, target: Target) -> tuple[str, ...]:
+        """The services this check will call for `target` (default: `services`)."""
+        return self.services
 
     # Result builders, so a check reads as its decisions.
     def ok(self, detail: str = "", **data: Any) -> CheckResult:

@@ -41,6 +41,7 @@ class ComputeEnvironmentCheck(Check):
     )
     depends_on = ("QUEUE_CHECK",)
     needs = ("compute_environments",)
+    services = ("batch",)
     priority = 11
 
     def run(self, ctx: CheckContext) -> CheckResult:

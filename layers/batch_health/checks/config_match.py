@@ -7,7 +7,7 @@ from typing import ClassVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_health.checks.base import Check, CheckContext
-from batch_health.config import ConfigKey
+from batch_health.config import ConfigKey, Target
 from batch_health.errors import classify
 from batch_health.models import CheckResult
 from batch_health.sources import SourceError, parse_source, resolve_source
@@ -42,6 +42,9 @@ class ConfigMatchCheck(Check):
     step = 0
     step_title = "CONFIG_DIFF"
     priority = 20
+
+    def services_for(self, target: Target) -> tuple[str, ...]:
+        return ("ssm",) if ssm_names(target.config_sources) else ()
 
     def run(self, ctx: CheckContext) -> CheckResult:
         specs = {

@@ -122,6 +122,7 @@ class IamCheck(Check):
     )
     depends_on = ("JOBDEF_CHECK",)
     needs = ("job_definition", "job_definition_roles")
+    services = ("batch", "iam")
     priority = 13
 
     def run(self, ctx: CheckContext) -> CheckResult:

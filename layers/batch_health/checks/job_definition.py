@@ -39,6 +39,7 @@ class JobDefinitionCheck(Check):
     )
     depends_on = ("AWS_ACCESS",)
     needs = ("job_definition",)
+    services = ("batch",)
     priority = 12
 
     def run(self, ctx: CheckContext) -> CheckResult:

@@ -69,6 +69,7 @@ class RunnableBacklogCheck(Check):
     )
     depends_on = ("QUEUE_CHECK",)
     needs = ("runnable_jobs",)
+    services = ("batch",)
     priority = 40
 
     def run(self, ctx: CheckContext) -> CheckResult:
@@ -148,6 +149,7 @@ class JobFailuresCheck(Check):
     # SUCCEEDED jobs matter only for the failure ratio, so they are listed only when
     # something failed: a healthy queue costs one ListJobs here, not two.
     needs = ("failed_jobs",)
+    services = ("batch",)
     priority = 41
 
     def run(self, ctx: CheckContext) -> CheckResult:

@@ -9,7 +9,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_health.checks.base import Check, CheckContext
-from batch_health.checks.log_group import job_log_group_ref, monitor_account, unreadable_detail
+from batch_health.checks.log_group import (
+    job_log_group_ref,
+    log_check_services,
+    monitor_account,
+    unreadable_detail,
+)
+from batch_health.config import Target
 from batch_health.errors import classify
 from batch_health.models import CheckResult
 
@@ -53,7 +59,11 @@ class LogContentCheck(Check):
     )
     depends_on = ("LOG_GROUP_CHECK",)
     needs = ("job_log_group",)
+    services = ("logs",)
     priority = 30
+
+    def services_for(self, target: Target) -> tuple[str, ...]:
+        return log_check_services(target)
 
     def run(self, ctx: CheckContext) -> CheckResult:
         ref = job_log_group_ref(ctx)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_health.checks.base import Check, CheckContext
+from batch_health.config import Target
 from batch_health.errors import AwsFailure, ErrorKind, classify
 from batch_health.models import CheckResult
 
@@ -78,6 +79,11 @@ def unreadable_detail(name: str, failure: AwsFailure) -> str:
     return f"log group unreadable: describing {name} failed: {failure.summary}"
 
 
+def log_check_services(target: Target) -> tuple[str, ...]:
+    """Without a configured log group, its name comes from the job definition (batch)."""
+    return ("logs",) if target.log_group else ("batch", "logs")
+
+
 class LogGroupCheck(Check):
     name = "LOG_GROUP_CHECK"
     step = 4
@@ -90,7 +96,11 @@ class LogGroupCheck(Check):
     )
     depends_on = ("AWS_ACCESS",)
     needs = ("job_log_group",)
+    services = ("logs",)
     priority = 14
+
+    def services_for(self, target: Target) -> tuple[str, ...]:
+        return log_check_services(target)
 
     def run(self, ctx: CheckContext) -> CheckResult:
         ref = job_log_group_ref(ctx)

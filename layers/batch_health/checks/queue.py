@@ -18,6 +18,7 @@ class QueueCheck(Check):
     verifies = "The job queue exists, state=ENABLED, status=VALID, at least one compute environment"
     depends_on = ("AWS_ACCESS",)
     needs = ("job_queue",)
+    services = ("batch",)
     priority = 10
 
     def run(self, ctx: CheckContext) -> CheckResult:

@@ -126,6 +126,7 @@ class SmokeSubmitCheck(Check):
     )
     depends_on = ("QUEUE_CHECK", "JOBDEF_CHECK")
     needs = ("job_definition", "job_queue")
+    services = ("batch",)
     priority = 15
 
     def __init__(
