@@ -54,6 +54,8 @@ from batch_health.engine import run_suite
 from batch_health.models import Status
 
 ROOT = Path(__file__).resolve().parent.parent
+# The emulator's account; it lets any role be assumed.
+ROLE_PREFIX = "arn:aws:iam::123456789012:role/batch-health-monitor-"
 TARGETS = {"ratio_n1": 1.5, "ratio_nmax": 2.0, "per_target_share": 0.60, "import": 1.5}
 
 
@@ -87,6 +89,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--distinct-roles",
         action="store_true",
         help="give every target its own execution and job role (no IAM lookup is shared)",
+    )
+    parser.add_argument(
+        "--assume-roles",
+        action="store_true",
+        help="check every target through its own role (role_arn: one assumed session each)",
     )
     parser.add_argument("--cold-run", metavar="CONFIG", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -338,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# cores: {cores} (usable {usable}); python {sys.version.split()[0]}")
     roles = "distinct per target" if args.distinct_roles else "one execution + one job role shared"
     print(f"# targets: healthy; distinct queue/CE/job definition/SSM/log group; roles: {roles}")
+    if args.assume_roles:
+        print(f"# every target through its own role: {ROLE_PREFIX}NN (sts:AssumeRole each)")
     print(
         "# cold: the first run of a fresh process, imports done (a CLI run; a new Lambda "
         "container's first invocation); warm: sessions kept across runs (later invocations)"
@@ -358,6 +367,10 @@ def main(argv: list[str] | None = None) -> int:
             targets = build_targets(
                 WorldBuilder(emu.moto_url), max(sizes), Path(tmp), args.distinct_roles
             )
+            if args.assume_roles:
+                targets = [
+                    {**t, "role_arn": f"{ROLE_PREFIX}{i:02d}"} for i, t in enumerate(targets)
+                ]
             os.environ["AWS_ENDPOINT_URL"] = emu.proxy_url
             # Warm-up (not reported): lazy imports inside boto3/botocore happen once per
             # process; the cold import is measured separately below.

@@ -167,11 +167,16 @@ class AwsSessions:
         assumed = botocore.session.Session()
         # One loader for every session: botocore reads and caches its data files (models,
         # endpoints) per loader, and scans its whole data directory once per file type.
-        assumed.register_component("data_loader", source.get_component("data_loader"))
+        loader = source.get_component("data_loader")
+        assumed.register_component("data_loader", loader)
         assumed._credentials = DeferredRefreshableCredentials(
             method="assume-role", refresh_using=fetcher.fetch_credentials
         )
-        return boto3.Session(botocore_session=assumed, region_name=self._base.region_name)
+        session = boto3.Session(botocore_session=assumed, region_name=self._base.region_name)
+        # boto3 adds its own data directory to the loader's search path per session: once
+        # is enough (the caller holds the lock).
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+        return session
 
     def client(
         self,

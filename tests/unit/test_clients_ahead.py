@@ -251,6 +251,8 @@ def test_assumed_role_sessions_share_the_base_sessions_data_loader(aws):
         session = sessions._session(role, external_id)
         assert session is not base
         assert session._session.get_component("data_loader") is loader
+    # Each boto3 session adds boto3's data directory to its loader: the shared one has it once.
+    assert len(loader.search_paths) == len(set(loader.search_paths))
     # The shared loader serves working clients, each with its own credentials.
     assert own.get_caller_identity()["Account"] == "123456789012"
     for client in (assumed, with_id):
