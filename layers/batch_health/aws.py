@@ -210,22 +210,22 @@ class AwsSessions:
         rather than making it out of turn.
         """
         with self._lock:
-            keys = [
-                k
-                for k in (w._replace(region=self.region_for(w.region)) for w in wanted)
-                if k not in self._clients and k not in self._making
-            ]
-            for key in dict.fromkeys(keys):
+            keys = list(
+                dict.fromkeys(
+                    k
+                    for k in (w._replace(region=self.region_for(w.region)) for w in wanted)
+                    if k not in self._clients and k not in self._making
+                )
+            )
+            for key in keys:
                 self._making[key] = Future()
         if not keys:
             return
-        maker = threading.Thread(
-            target=self._make_ahead, args=(list(dict.fromkeys(keys)),), daemon=True
-        )
+        maker = threading.Thread(target=self._make_ahead, args=(keys,), daemon=True)
         try:
             maker.start()
         except RuntimeError:  # no thread to spare: make them here, before the run starts
-            self._make_ahead(list(dict.fromkeys(keys)))
+            self._make_ahead(keys)
 
     def _make_ahead(self, keys: list[ClientKey]) -> None:
         for key in keys:

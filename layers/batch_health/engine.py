@@ -53,9 +53,9 @@ Priority = tuple[int, int, int]  # (class, -weight, position in the registry)
 # Threads beyond the work slots, per target, for checks waiting for shared data.
 WAITING_THREADS_PER_TARGET = 2
 MAX_THREADS = 256
-# Clients made ahead, in this order: the roots of the longest chains of calls first (the
-# job definition, read with batch, names the roles read with iam and the log group read
-# with logs), then the one-call services. Others follow in name order.
+# Clients made ahead, in this order: batch first (the job definition, read with it, starts
+# the longest chains: it names the roles read with iam and the log group read with logs),
+# sts next (every check waits for AWS_ACCESS), then iam and logs; others in name order.
 CLIENT_ORDER = ("batch", "sts", "iam", "logs")
 
 
