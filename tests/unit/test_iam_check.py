@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from botocore.parsers import ResponseParserError
+from botocore.parsers import ResponseParserError, create_parser
 from conftest import run_target
 
 from batch_health.aws import AwsSessions
@@ -404,3 +404,115 @@ def test_a_failing_simulation_is_not_retried():
             f"arn:aws:iam::123456789012:role/{EXEC_ROLE}", ("logs:PutLogEvents",), "*"
         )
     assert len(sends) == 1
+
+
+# --- the simulator's answer as AWS gives it now ------------------------------------------
+# One result per action: the top-level EvalResourceName is the ARN template of the resource
+# type, and each resource asked about has its decision in ResourceSpecificResults.
+LOG_STREAM_TEMPLATE = (
+    "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}"
+    ":log-stream:${LogStreamName}"
+)
+
+
+def _member(tag: str, fields: dict[str, str], matched: str = "") -> str:
+    inner = "".join(f"<{k}>{v}</{k}>" for k, v in fields.items())
+    statements = f"<MatchedStatements><member><SourcePolicyId>{matched}</SourcePolicyId>"
+    statements += "<SourcePolicyType>IAM Policy</SourcePolicyType></member></MatchedStatements>"
+    return f"<{tag}>{inner}{statements if matched else '<MatchedStatements/>'}</{tag}>"
+
+
+def simulator_answer(decide: dict[str, str]) -> Any:
+    """A before-call handler answering SimulatePrincipalPolicy in today's shape, parsed by
+    botocore's own query parser; `decide`: action -> decision for every resource (default
+    allowed). Records the resources asked about."""
+    asked: list[list[str]] = []
+
+    def answer(model, params, **_):
+        form = params["body"]
+        actions = [v for k, v in sorted(form.items()) if k.startswith("ActionNames.member.")]
+        resources = [v for k, v in sorted(form.items()) if k.startswith("ResourceArns.member.")]
+        asked.append(resources)
+        results = []
+        for action in actions:
+            decision = decide.get(action, "allowed")
+            matched = "guard" if decision == "explicitDeny" else ""
+            specific = "".join(
+                _member(
+                    "member", {"EvalResourceName": r, "EvalResourceDecision": decision}, matched
+                )
+                for r in resources
+            )
+            template = LOG_STREAM_TEMPLATE if action.startswith("logs:") else "*"
+            top = _member(
+                "member",
+                {
+                    "EvalActionName": action,
+                    "EvalResourceName": template,
+                    "EvalDecision": decision,
+                    "ResourceSpecificResults": specific,
+                },
+            )
+            results.append(top)
+        body = (
+            '<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            "<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated>"
+            f"<EvaluationResults>{''.join(results)}</EvaluationResults>"
+            "</SimulatePrincipalPolicyResult>"
+            "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+            "</SimulatePrincipalPolicyResponse>"
+        ).encode()
+        http = {"body": body, "headers": {}, "status_code": 200}
+        parsed = create_parser("query").parse(http, model.output_shape)
+        return AWSResponse("https://iam.amazonaws.com/", 200, {}, _Body(body)), parsed
+
+    return answer, asked
+
+
+@pytest.fixture
+def todays_simulator(monkeypatch):
+    """Install a simulator answer on every iam client the run makes."""
+
+    def install(decide: dict[str, str]) -> list[list[str]]:
+        answer, asked = simulator_answer(decide)
+        make = AwsSessions._make
+
+        def make_with_simulator(self, key):
+            client = make(self, key)
+            if key.service == "iam":
+                client.meta.events.register_first("before-call.iam.SimulatePrincipalPolicy", answer)
+            return client
+
+        monkeypatch.setattr(AwsSessions, "_make", make_with_simulator)
+        return asked
+
+    return install
+
+
+def test_todays_simulator_denial_on_the_log_stream_fails(target, todays_simulator):
+    # The top-level EvalResourceName is a template, not the stream ARN: the decision for the
+    # stream is read from ResourceSpecificResults, so the denial is not lost.
+    asked = todays_simulator({"logs:PutLogEvents": "implicitDeny"})
+    result = iam_check(target)
+    assert [STREAM_ARN] in asked
+    assert result.status is Status.FAIL
+    assert f"may not logs:PutLogEvents on {STREAM_ARN}" in result.detail
+    assert "decided by iam:SimulatePrincipalPolicy" in result.detail
+
+
+def test_todays_simulator_allowing_everything_is_ok(target, todays_simulator):
+    todays_simulator({})
+    result = iam_check(target)
+    assert result.status is Status.OK
+    assert result.detail.endswith("(decided by iam:SimulatePrincipalPolicy)")
+    permissions = {(p["action"], p["resource"], p["decision"]) for p in result.data["permissions"]}
+    assert ("logs:PutLogEvents", STREAM_ARN, "allowed") in permissions
+
+
+def test_todays_simulator_explicit_deny_names_the_statement(target, todays_simulator):
+    todays_simulator({"logs:CreateLogStream": "explicitDeny"})
+    result = iam_check(target)
+    assert result.status is Status.FAIL
+    assert "may not logs:CreateLogStream" in result.detail
+    assert "explicitly denied by guard" in result.detail
+    assert any("Remove or narrow the Deny in guard" in h for h in result.hints)

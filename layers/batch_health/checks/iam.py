@@ -84,23 +84,36 @@ def execution_role_requirements(
     return needed
 
 
-def _simulated(result: dict[str, Any]) -> Evaluation:
+def _simulated(result: dict[str, Any], resource: str) -> Evaluation:
+    """The simulator's answer for one action, as an evaluation of the `resource` asked about.
+
+    The simulator answers one result per action: its top-level EvalResourceName is the ARN
+    template of the resource type (or `*`), not the resource, and the decision for each
+    resource asked about is in ResourceSpecificResults (older answers had the resource and its
+    decision at the top). The top-level decision is the most restrictive over the resources
+    asked about: with one resource per call, it is that resource's.
+    """
+    decided = next(
+        (
+            r
+            for r in result.get("ResourceSpecificResults") or []
+            if r.get("EvalResourceName") == resource
+        ),
+        None,
+    )
+    decision_name = decided.get("EvalResourceDecision") if decided else result.get("EvalDecision")
+    source = decided or result
     decision = {
         "allowed": Decision.ALLOWED,
         "explicitdeny": Decision.EXPLICIT_DENY,
-    }.get(str(result.get("EvalDecision", "")).lower(), Decision.IMPLICIT_DENY)
-    if decision is not Decision.ALLOWED and result.get("MissingContextValues"):
+    }.get(str(decision_name or "").lower(), Decision.IMPLICIT_DENY)
+    if decision is not Decision.ALLOWED and source.get("MissingContextValues"):
         decision = Decision.UNDETERMINED
     deciding = tuple(
         str(s.get("SourcePolicyId") or s.get("SourcePolicyType") or "")
-        for s in result.get("MatchedStatements") or []
+        for s in source.get("MatchedStatements") or []
     )
-    return Evaluation(
-        str(result.get("EvalActionName", "")),
-        str(result.get("EvalResourceName", "")),
-        decision,
-        deciding,
-    )
+    return Evaluation(str(result.get("EvalActionName", "")), resource, decision, deciding)
 
 
 def simulation_unavailable_reason(exc: BaseException) -> str:
@@ -316,7 +329,7 @@ class IamCheck(Check):
         """(method, evaluations, policy sources): the simulator if it answers, else local."""
         try:
             simulated = [
-                _simulated(result)
+                _simulated(result, r.resource)
                 for r in requirements
                 for result in ctx.aws.simulate_principal_policy(role_arn, r.actions, r.resource)
             ]
