@@ -155,7 +155,9 @@ class AwsSessions:
         endpoint = {"endpoint_url": self._endpoint_url} if self._endpoint_url else {}
 
         def create_sts_client(service: str, **kwargs: Any) -> Any:
-            return source.create_client(service, **{**endpoint, **kwargs})
+            client = source.create_client(service, **{**endpoint, **kwargs})
+            self._count(client)  # the AssumeRole calls are the run's calls too
+            return client
 
         fetcher = AssumeRoleCredentialFetcher(
             client_creator=create_sts_client,
@@ -249,9 +251,12 @@ class AwsSessions:
             kwargs["endpoint_url"] = self._endpoint_url
         client = session.client(key.service, region_name=key.region, **kwargs)
         _load_pagination(client)
+        self._count(client)
+        self._clients[key] = client
+        return client
+
+    def _count(self, client: Any) -> None:
         client.meta.events.register("before-call", self.stats.on_call)
         # First, so an earlier handler that answers the request itself (a test stub)
         # cannot hide the attempt from the count.
         client.meta.events.register_first("before-send", self.stats.on_send)
-        self._clients[key] = client
-        return client

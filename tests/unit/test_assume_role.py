@@ -52,7 +52,10 @@ def run(targets: list[dict[str, Any]], sessions: AwsSessions, **options: Any) ->
 
 def test_a_target_with_a_role_is_checked_with_the_assumed_role(remote_world):
     log = AssumeRoleLog()
-    (report,) = run([{**remote_world, "role_arn": ROLE_ARN}], log.sessions())
+    sessions = log.sessions()
+    (report,) = run([{**remote_world, "role_arn": ROLE_ARN}], sessions)
+    # The credentials' AssumeRole is counted with the run's calls (AWS_CALLS).
+    assert sessions.stats.calls["sts:AssumeRole"] == 1
     access = report.result("AWS_ACCESS")
     assert access.status is Status.OK, access.detail
     assert access.data["account"] == TARGET_ACCOUNT
