@@ -41,7 +41,10 @@ STEPS = (
     ("pydantic", "from pydantic import BaseModel"),
     ("powertools", "from aws_lambda_powertools import Logger, Metrics, Tracer"),
     ("observability (X-Ray SDK, patching)", "import batch_health.observability"),
-    ("batch_health (checks, engine, ...)", "import batch_health.monitor"),
+    ("target models (batch_health.config)", "import batch_health.config"),
+    ("checks, inventory, engine", "import batch_health.engine"),
+    ("settings and event models", "import batch_health.settings, batch_health.lambda_event"),
+    ("monitor (notifications, metrics)", "import batch_health.monitor"),
     ("app", "import app"),
 )
 
