@@ -20,15 +20,19 @@ import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future, wait
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NamedTuple
 
 from batch_health.aws import AwsSessions
 from batch_health.config import Target
+from batch_health.execution_role import execution_role_requirements
 from batch_health.iam_policy import PolicyDocument, parse_document
 
 QUEUE_BATCH = 100  # describe_job_queues / describe_compute_environments accept up to 100
 SSM_BATCH = 10  # get_parameters accepts up to 10 names
 LOG_GROUP_BATCH = 50  # names per batched log group lookup (one describe_log_groups page)
+SIMULATION_BATCH = 50  # (role, actions, resource) questions per batched simulation
+# Said of an action the simulator did not answer for a resource: undetermined, never allowed.
+NO_SIMULATOR_ANSWER = "(no simulator answer for this resource)"
 LOG_PREFIX_MIN = 4  # below this a shared prefix would list the whole account
 LOG_PREFIX_MAX_PAGES = 5
 # How long a batched lookup waits for keys still being discovered (log groups named by job
@@ -142,7 +146,7 @@ class BatchedLookup:
 
     def __init__(
         self,
-        fetch_many: Callable[[list[str]], dict[str, Any]],
+        fetch_many: Callable[[list[Any]], dict[Any, Any]],
         max_batch: int,
         *,
         complete: bool = True,
@@ -151,8 +155,8 @@ class BatchedLookup:
         self._max_batch = max_batch
         self._complete = complete
         self._lock = threading.Lock()
-        self._pending: list[str] = []
-        self._futures: dict[str, Future[dict[str, Any]]] = {}
+        self._pending: list[Hashable] = []
+        self._futures: dict[Hashable, Future[dict[Any, Any]]] = {}
         self._singles = Once()
         self._expected: set[Hashable] = set()
         self._outstanding: set[Hashable] = set()
@@ -160,11 +164,11 @@ class BatchedLookup:
         self._released = False
         self._timer: threading.Timer | None = None
 
-    def register(self, keys: Iterable[str]) -> None:
+    def register(self, keys: Iterable[Hashable]) -> None:
         with self._lock:
             self._register(keys)
 
-    def _register(self, keys: Iterable[str]) -> None:
+    def _register(self, keys: Iterable[Hashable]) -> None:
         for key in keys:
             if key not in self._futures and key not in self._pending:
                 self._pending.append(key)
@@ -175,7 +179,7 @@ class BatchedLookup:
                 self._expected.add(producer)
                 self._outstanding.add(producer)
 
-    def produced(self, producer: Hashable, keys: Iterable[str] = ()) -> None:
+    def produced(self, producer: Hashable, keys: Iterable[Hashable] = ()) -> None:
         """`producer` is done; `keys` join the pending batch if it was expected."""
         with self._lock:
             if producer in self._expected:
@@ -206,7 +210,7 @@ class BatchedLookup:
                 self._timer.start()
             return self._all_produced
 
-    def get(self, key: str) -> Any:
+    def get(self, key: Hashable) -> Any:
         with self._lock:
             known = key in self._futures
         if not known:
@@ -215,7 +219,7 @@ class BatchedLookup:
                 _await(barrier)
         with self._lock:
             fut = self._futures.get(key)
-            batch: list[str] = []
+            batch: list[Hashable] = []
             if fut is None:
                 others = [k for k in self._pending if k != key][: self._max_batch - 1]
                 batch = [key, *others]
@@ -257,6 +261,7 @@ class _Account:
         self.compute_envs = BatchedLookup(self._fetch_compute_envs, QUEUE_BATCH)
         self.ssm = BatchedLookup(self._fetch_ssm, SSM_BATCH)
         self.log_groups = BatchedLookup(self._fetch_log_groups, LOG_GROUP_BATCH, complete=False)
+        self.simulations = BatchedLookup(self._simulate_many, SIMULATION_BATCH)
 
     def client(self, service: str) -> Any:
         return self.sessions.client(service, self.region, self.role_arn, self.external_id)
@@ -288,6 +293,45 @@ class _Account:
     def _fetch_ssm(self, names: list[str]) -> dict[str, Any]:
         resp = self.client("ssm").get_parameters(Names=names, WithDecryption=True)
         return {p["Name"]: p.get("Value") for p in resp.get("Parameters", [])}
+
+    def _simulate_many(self, keys: list[SimulationKey]) -> dict[SimulationKey, Any]:
+        """One iam:SimulatePrincipalPolicy per role, with every action and resource of every
+        target asking (the simulator evaluates each action on each resource). A failed
+        simulation is the answer to each of its questions: the check that asked then
+        evaluates the role's policies itself."""
+        by_role: dict[str, list[SimulationKey]] = {}
+        for key in keys:
+            by_role.setdefault(key.principal, []).append(key)
+        found: dict[SimulationKey, Any] = {}
+        for principal, asked in by_role.items():
+            actions = list(dict.fromkeys(a for key in asked for a in key.actions))
+            resources = list(dict.fromkeys(key.resource for key in asked))
+            try:
+                results = self._simulate(principal, actions, resources)
+            except Exception as exc:  # raised again to every check that asked
+                found.update(dict.fromkeys(asked, exc))
+                continue
+            for key in asked:
+                found[key] = simulation_answers(
+                    results, key.actions, key.resource, alone=len(resources) == 1
+                )
+        return found
+
+    def _simulate(
+        self, principal: str, actions: list[str], resources: list[str]
+    ) -> list[dict[str, Any]]:
+        iam = self.client("iam")
+        # A failed simulation falls back to local evaluation at once: retrying it only
+        # spends the time budget (emulators answer 500 for it).
+        iam.meta.events.register_first(
+            "needs-retry.iam.SimulatePrincipalPolicy",
+            _never_retry,
+            unique_id="batch-health-simulate-no-retry",
+        )
+        pages = iam.get_paginator("simulate_principal_policy").paginate(
+            PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources
+        )
+        return [r for page in pages for r in page.get("EvaluationResults", [])]
 
     def _fetch_log_groups(self, names: list[str]) -> dict[str, Any]:
         """Exact-name matches: name -> group, or None when the answer shows it is missing.
@@ -347,6 +391,80 @@ def job_definition_key(target: Target) -> tuple[str, str]:
     return ("jobdef", target.job_definition)
 
 
+class SimulationKey(NamedTuple):
+    """One question for the IAM simulator: may `principal` do `actions` on `resource`?"""
+
+    principal: str
+    actions: tuple[str, ...]
+    resource: str
+
+
+def simulation_keys(
+    target: Target, job_definition: dict[str, Any] | None, region: str | None
+) -> list[SimulationKey]:
+    """What IAM_CHECK will ask the simulator about this target's execution role."""
+    if not isinstance(job_definition, dict):
+        return []
+    container = job_definition.get("containerProperties")
+    if not isinstance(container, dict):
+        return []
+    role = container.get("executionRoleArn")
+    if not isinstance(role, str) or not role:
+        return []
+    requirements = execution_role_requirements(
+        execution_role_arn=role,
+        image=str(container.get("image") or ""),
+        log_group=target.log_group or awslogs_group(job_definition),
+        region=region or "",
+    )
+    return [SimulationKey(role, r.actions, r.resource) for r in requirements]
+
+
+def simulation_answers(
+    results: list[dict[str, Any]], actions: tuple[str, ...], resource: str, *, alone: bool
+) -> list[dict[str, Any]]:
+    """Per action, the simulator's answer for `resource`, shaped as for a single resource.
+
+    Today's simulator answers one result per action, with each resource's decision in
+    ResourceSpecificResults; older answers had one result per action and resource. With
+    one resource asked about (`alone`), the top-level decision is that resource's. An action
+    left unanswered for the resource is undetermined, never allowed.
+    """
+    answers = []
+    for action in actions:
+        answer = None
+        for result in results:
+            if str(result.get("EvalActionName", "")).lower() != action.lower():
+                continue
+            specific = next(
+                (
+                    r
+                    for r in result.get("ResourceSpecificResults") or []
+                    if r.get("EvalResourceName") == resource
+                ),
+                None,
+            )
+            if specific is not None:
+                answer = {
+                    "EvalActionName": action,
+                    "EvalDecision": specific.get("EvalResourceDecision"),
+                    "MatchedStatements": specific.get("MatchedStatements") or [],
+                    "MissingContextValues": specific.get("MissingContextValues") or [],
+                }
+            elif alone or result.get("EvalResourceName") == resource:
+                answer = dict(result)
+            if answer is not None:
+                break
+        if answer is None:
+            answer = {
+                "EvalActionName": action,
+                "EvalDecision": "implicitDeny",
+                "MissingContextValues": [NO_SIMULATOR_ANSWER],
+            }
+        answers.append({**answer, "EvalResourceName": resource})
+    return answers
+
+
 class Inventory:
     """The shared, fetch-once view of AWS for one suite run."""
 
@@ -373,6 +491,8 @@ class Inventory:
                 # Its log group is named by its job definition: batch it with the others.
                 acct.log_groups.expect(job_definition_key(t))
             acct.ssm.register(ssm_names(t))
+            # Its execution role's questions are named by its job definition.
+            acct.simulations.expect(job_definition_key(t))
 
     def view(self, target: Target) -> TargetView:
         return TargetView(target, self.account(target))
@@ -416,17 +536,17 @@ class TargetView:
         return self._once(job_definition_key(self.target), self._fetch_job_definition)
 
     def _fetch_job_definition(self) -> dict[str, Any] | None:
-        group = None
+        jd = None
         try:
             jd = self._describe_job_definition()
-            group = awslogs_group(jd) if jd is not None else None
             return jd
         finally:
-            # Let its log group join the next batched describe_log_groups (or tell the
-            # lookup there is none coming, even when the describe failed).
-            self._acct.log_groups.produced(
-                job_definition_key(self.target), [group] if group else []
-            )
+            # Let its log group and its execution role's questions join the next batched
+            # lookups (or tell them there are none coming, even when the describe failed).
+            key = job_definition_key(self.target)
+            group = awslogs_group(jd) if jd is not None else None
+            self._acct.log_groups.produced(key, [group] if group else [])
+            self._acct.simulations.produced(key, simulation_keys(self.target, jd, self.region))
 
     def _describe_job_definition(self) -> dict[str, Any] | None:
         ref = self.target.job_definition
@@ -515,25 +635,14 @@ class TargetView:
     def simulate_principal_policy(
         self, principal_arn: str, actions: tuple[str, ...], resource_arn: str
     ) -> list[dict[str, Any]]:
-        """iam:SimulatePrincipalPolicy for these actions on one resource ARN."""
-
-        def fetch() -> list[dict[str, Any]]:
-            iam = self.client("iam")
-            # A failed simulation falls back to local evaluation at once: retrying it only
-            # spends the time budget (emulators answer 500 for it).
-            iam.meta.events.register_first(
-                "needs-retry.iam.SimulatePrincipalPolicy",
-                _never_retry,
-                unique_id="batch-health-simulate-no-retry",
-            )
-            pages = iam.get_paginator("simulate_principal_policy").paginate(
-                PolicySourceArn=principal_arn,
-                ActionNames=list(actions),
-                ResourceArns=[resource_arn],
-            )
-            return [r for page in pages for r in page.get("EvaluationResults", [])]
-
-        return self._once(("simulate", principal_arn, actions, resource_arn), fetch)
+        """iam:SimulatePrincipalPolicy's answer, per action, for one resource ARN (asked
+        together with the other targets' resources of the same role and actions)."""
+        answer = self._acct.simulations.get(
+            SimulationKey(principal_arn, tuple(actions), resource_arn)
+        )
+        if isinstance(answer, BaseException):
+            raise answer
+        return list(answer)
 
     def job_definition_roles(self) -> dict[str, dict[str, Any] | None]:
         """The job definition's executionRoleArn/jobRoleArn -> role (None when missing)."""

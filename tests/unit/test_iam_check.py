@@ -12,9 +12,11 @@ from botocore.parsers import ResponseParserError, create_parser
 from conftest import run_target
 
 from batch_health.aws import AwsSessions
-from batch_health.config import Target
+from batch_health.checks import RunOptions
+from batch_health.config import SuiteConfig, Target
 from batch_health.demo import EXEC_ROLE, JOB_ROLE, JOBDEF, LOG_GROUP, QUEUE, WORKER_COMMAND
-from batch_health.inventory import Inventory, TargetView
+from batch_health.engine import run_suite
+from batch_health.inventory import Inventory, TargetView, simulation_answers
 from batch_health.models import CheckResult, Status
 
 STREAM_ARN = f"arn:aws:logs:ap-northeast-2:123456789012:log-group:{LOG_GROUP}:log-stream:*"
@@ -422,11 +424,13 @@ def _member(tag: str, fields: dict[str, str], matched: str = "") -> str:
     return f"<{tag}>{inner}{statements if matched else '<MatchedStatements/>'}</{tag}>"
 
 
-def simulator_answer(decide: dict[str, str]) -> Any:
+def simulator_answer(decide: dict[Any, str], unanswered: tuple[str, ...] = ()) -> Any:
     """A before-call handler answering SimulatePrincipalPolicy in today's shape, parsed by
-    botocore's own query parser; `decide`: action -> decision for every resource (default
-    allowed). Records the resources asked about."""
+    botocore's own query parser. `decide`: action, or (action, resource), -> decision
+    (default allowed); `unanswered`: actions left out of the answer. Records the resources
+    of every simulation asked for."""
     asked: list[list[str]] = []
+    strictness = ["allowed", "implicitDeny", "explicitDeny"]
 
     def answer(model, params, **_):
         form = params["body"]
@@ -435,23 +439,30 @@ def simulator_answer(decide: dict[str, str]) -> Any:
         asked.append(resources)
         results = []
         for action in actions:
-            decision = decide.get(action, "allowed")
-            matched = "guard" if decision == "explicitDeny" else ""
+            if action in unanswered:
+                continue
+            decisions = {
+                r: decide.get((action, r), decide.get(action, "allowed")) for r in resources
+            }
             specific = "".join(
                 _member(
-                    "member", {"EvalResourceName": r, "EvalResourceDecision": decision}, matched
+                    "member",
+                    {"EvalResourceName": r, "EvalResourceDecision": d},
+                    "guard" if d == "explicitDeny" else "",
                 )
-                for r in resources
+                for r, d in decisions.items()
             )
+            aggregate = max(decisions.values(), key=strictness.index)
             template = LOG_STREAM_TEMPLATE if action.startswith("logs:") else "*"
             top = _member(
                 "member",
                 {
                     "EvalActionName": action,
                     "EvalResourceName": template,
-                    "EvalDecision": decision,
+                    "EvalDecision": aggregate,
                     "ResourceSpecificResults": specific,
                 },
+                "guard" if aggregate == "explicitDeny" else "",
             )
             results.append(top)
         body = (
@@ -473,8 +484,8 @@ def simulator_answer(decide: dict[str, str]) -> Any:
 def todays_simulator(monkeypatch):
     """Install a simulator answer on every iam client the run makes."""
 
-    def install(decide: dict[str, str]) -> list[list[str]]:
-        answer, asked = simulator_answer(decide)
+    def install(decide: dict[Any, str], unanswered: tuple[str, ...] = ()) -> list[list[str]]:
+        answer, asked = simulator_answer(decide, unanswered)
         make = AwsSessions._make
 
         def make_with_simulator(self, key):
@@ -494,7 +505,8 @@ def test_todays_simulator_denial_on_the_log_stream_fails(target, todays_simulato
     # stream is read from ResourceSpecificResults, so the denial is not lost.
     asked = todays_simulator({"logs:PutLogEvents": "implicitDeny"})
     result = iam_check(target)
-    assert [STREAM_ARN] in asked
+    (resources,) = asked  # one simulation: the log stream, ECR's "*" and the repository
+    assert STREAM_ARN in resources
     assert result.status is Status.FAIL
     assert f"may not logs:PutLogEvents on {STREAM_ARN}" in result.detail
     assert "decided by iam:SimulatePrincipalPolicy" in result.detail
@@ -516,3 +528,116 @@ def test_todays_simulator_explicit_deny_names_the_statement(target, todays_simul
     assert "may not logs:CreateLogStream" in result.detail
     assert "explicitly denied by guard" in result.detail
     assert any("Remove or narrow the Deny in guard" in h for h in result.hints)
+
+
+def test_an_action_the_simulator_leaves_unanswered_is_undetermined_not_allowed(
+    target, todays_simulator
+):
+    todays_simulator({}, unanswered=("logs:CreateLogStream",))
+    result = iam_check(target)
+    assert result.status is Status.WARN
+    assert "logs:CreateLogStream" in result.detail
+
+
+# --- one simulation for every target of a role ----------------------------------------------
+def family(world, count: int) -> list[dict[str, Any]]:
+    """`count` targets whose job definitions share the seed's execution role, each logging to
+    its own group."""
+    world.job_definition(command=WORKER_COMMAND)
+    batch = world.client("batch")
+    seed = batch.describe_job_definitions(jobDefinitionName=JOBDEF)["jobDefinitions"][0]
+    targets = [{"name": "video-0", "job_queue": QUEUE, "job_definition": JOBDEF}]
+    world.client("iam").put_role_policy(  # the role may write to every group of the family
+        RoleName=EXEC_ROLE,
+        PolicyName=f"{EXEC_ROLE}-inline",
+        PolicyDocument=json.dumps(world.execution_policy(f"{LOG_GROUP}*")),
+    )
+    for i in range(1, count):
+        container = json.loads(json.dumps(seed["containerProperties"]))
+        container["logConfiguration"]["options"]["awslogs-group"] = f"{LOG_GROUP}-{i}"
+        batch.register_job_definition(
+            jobDefinitionName=f"{JOBDEF}-{i}", type="container", containerProperties=container
+        )
+        targets.append(
+            {"name": f"video-{i}", "job_queue": QUEUE, "job_definition": f"{JOBDEF}-{i}"}
+        )
+    return targets
+
+
+def stream_arn(group: str) -> str:
+    return f"arn:aws:logs:ap-northeast-2:123456789012:log-group:{group}:log-stream:*"
+
+
+def iam_results(targets: list[dict[str, Any]]) -> tuple[dict[str, CheckResult], AwsSessions]:
+    sessions = AwsSessions()
+    config = SuiteConfig.model_validate({"targets": targets})
+    suite = run_suite(config, RunOptions(checks=["IAM_CHECK"]), sessions)
+    return {r.target: r.result("IAM_CHECK") for r in suite.reports}, sessions
+
+
+def test_one_simulation_asks_about_every_targets_resources(world, todays_simulator):
+    asked = todays_simulator({})
+    results, _ = iam_results(family(world, 3))
+    assert {name: r.status for name, r in results.items()} == dict.fromkeys(
+        ("video-0", "video-1", "video-2"), Status.OK
+    )
+    (resources,) = asked
+    assert {
+        stream_arn(LOG_GROUP),
+        stream_arn(f"{LOG_GROUP}-1"),
+        stream_arn(f"{LOG_GROUP}-2"),
+    } <= set(resources)
+
+
+def test_a_denial_on_one_targets_resource_fails_that_target_only(world, todays_simulator):
+    denied_stream = stream_arn(f"{LOG_GROUP}-1")
+    todays_simulator({("logs:PutLogEvents", denied_stream): "implicitDeny"})
+    results, _ = iam_results(family(world, 3))
+    assert results["video-1"].status is Status.FAIL
+    assert f"may not logs:PutLogEvents on {denied_stream}" in results["video-1"].detail
+    assert results["video-0"].status is Status.OK
+    assert results["video-2"].status is Status.OK
+
+
+def test_without_a_simulator_one_attempt_serves_every_target(world):
+    # moto does not implement the simulator: one failed call, then local evaluation for all.
+    results, sessions = iam_results(family(world, 3))
+    assert all(r.status is Status.OK for r in results.values()), results
+    assert all("iam:SimulatePrincipalPolicy not implemented" in r.detail for r in results.values())
+    assert sessions.stats.calls["iam:SimulatePrincipalPolicy"] == 1
+
+
+def test_older_answers_with_one_result_per_resource_are_read_per_resource():
+    results = [
+        {
+            "EvalActionName": "logs:PutLogEvents",
+            "EvalResourceName": "r1",
+            "EvalDecision": "allowed",
+        },
+        {
+            "EvalActionName": "logs:PutLogEvents",
+            "EvalResourceName": "r2",
+            "EvalDecision": "implicitDeny",
+        },
+    ]
+    (r1,) = simulation_answers(results, ("logs:PutLogEvents",), "r1", alone=False)
+    (r2,) = simulation_answers(results, ("logs:PutLogEvents",), "r2", alone=False)
+    assert (r1["EvalDecision"], r2["EvalDecision"]) == ("allowed", "implicitDeny")
+    assert r2["EvalResourceName"] == "r2"
+
+
+def test_one_resource_asked_about_takes_the_top_level_decision():
+    # The top-level decision is the most restrictive over the resources asked about.
+    results = [
+        {
+            "EvalActionName": "ecr:BatchGetImage",
+            "EvalResourceName": "*",
+            "EvalDecision": "explicitDeny",
+        }
+    ]
+    (answer,) = simulation_answers(results, ("ecr:BatchGetImage",), "arn:repo", alone=True)
+    assert answer["EvalDecision"] == "explicitDeny"
+    assert answer["EvalResourceName"] == "arn:repo"
+    (unanswered,) = simulation_answers(results, ("ecr:GetDownloadUrlForLayer",), "x", alone=True)
+    assert unanswered["EvalDecision"] == "implicitDeny"
+    assert unanswered["MissingContextValues"]  # undetermined for the check, not allowed

@@ -9,8 +9,6 @@ it, the role's own policy documents are evaluated locally. The result says which
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,6 +17,11 @@ from botocore.parsers import ResponseParserError
 from batch_health.checks.base import Check, CheckContext
 from batch_health.checks.log_group import job_log_group_ref
 from batch_health.errors import ErrorKind, classify
+from batch_health.execution_role import (
+    LOG_ACTIONS,
+    Requirement,
+    execution_role_requirements,
+)
 from batch_health.iam_policy import Decision, Evaluation, evaluate_all, trusted_services
 from batch_health.inventory import role_name_from_arn
 from batch_health.models import CheckResult
@@ -26,13 +29,6 @@ from batch_health.models import CheckResult
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 SIMULATOR = "iam:SimulatePrincipalPolicy"
 EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
-    r"/(?P<repo>[^:@]+)"
-)
-LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-ECR_AUTH_ACTIONS = ("ecr:GetAuthorizationToken",)
-ECR_PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 # Errors that mean "the simulator cannot answer here", not "the role lacks a permission".
 SIMULATION_UNAVAILABLE = (ClientError, BotoCoreError, ResponseParserError, NotImplementedError)
 TRUST_POLICY = json.dumps(
@@ -46,72 +42,18 @@ TRUST_POLICY = json.dumps(
 )
 
 
-@dataclass(frozen=True)
-class Requirement:
-    """Actions the execution role needs on one resource ARN, and what for."""
-
-    purpose: str
-    actions: tuple[str, ...]
-    resource: str
-
-
-def arn_partition(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[1] if len(parts) > 1 and parts[1] else "aws"
-
-
-def arn_account(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 else ""
-
-
-def execution_role_requirements(
-    *, execution_role_arn: str, image: str, log_group: str | None, region: str
-) -> list[Requirement]:
-    """What AWS checks when ECS starts the job: log stream writes and the ECR pull."""
-    partition, account = arn_partition(execution_role_arn), arn_account(execution_role_arn)
-    needed: list[Requirement] = []
-    if log_group:
-        # AWS authorizes both actions on the log-stream ARN under the group, so the common
-        # grant `...:log-group:NAME:*` counts, as does `*`.
-        stream_arn = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group}:log-stream:*"
-        needed.append(Requirement(f"write logs to {log_group}", LOG_ACTIONS, stream_arn))
-    ecr = ECR_IMAGE.match(image or "")
-    if ecr:
-        repo_arn = f"arn:{partition}:ecr:{ecr['region']}:{ecr['account']}:repository/{ecr['repo']}"
-        needed.append(Requirement("authenticate to ECR", ECR_AUTH_ACTIONS, "*"))
-        needed.append(Requirement(f"pull {ecr['repo']} from ECR", ECR_PULL_ACTIONS, repo_arn))
-    return needed
-
-
 def _simulated(result: dict[str, Any], resource: str) -> Evaluation:
-    """The simulator's answer for one action, as an evaluation of the `resource` asked about.
-
-    The simulator answers one result per action: its top-level EvalResourceName is the ARN
-    template of the resource type (or `*`), not the resource, and the decision for each
-    resource asked about is in ResourceSpecificResults (older answers had the resource and its
-    decision at the top). The top-level decision is the most restrictive over the resources
-    asked about: with one resource per call, it is that resource's.
-    """
-    decided = next(
-        (
-            r
-            for r in result.get("ResourceSpecificResults") or []
-            if r.get("EvalResourceName") == resource
-        ),
-        None,
-    )
-    decision_name = decided.get("EvalResourceDecision") if decided else result.get("EvalDecision")
-    source = decided or result
+    """The simulator's answer for one action on the `resource` asked about (the inventory
+    has already picked that resource's decision out of the answer: simulation_answers)."""
     decision = {
         "allowed": Decision.ALLOWED,
         "explicitdeny": Decision.EXPLICIT_DENY,
-    }.get(str(decision_name or "").lower(), Decision.IMPLICIT_DENY)
-    if decision is not Decision.ALLOWED and source.get("MissingContextValues"):
+    }.get(str(result.get("EvalDecision", "")).lower(), Decision.IMPLICIT_DENY)
+    if decision is not Decision.ALLOWED and result.get("MissingContextValues"):
         decision = Decision.UNDETERMINED
     deciding = tuple(
         str(s.get("SourcePolicyId") or s.get("SourcePolicyType") or "")
-        for s in source.get("MatchedStatements") or []
+        for s in result.get("MatchedStatements") or []
     )
     return Evaluation(str(result.get("EvalActionName", "")), resource, decision, deciding)
 
