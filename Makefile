@@ -59,7 +59,7 @@ validate: $(STAMP) checkov
 checkov: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --quiet --compact
 
-build: $(STAMP)  ## sam build without Docker (.venv's python3.13 builds the layer)
+build: $(STAMP)  ## sam build without Docker (layers/Makefile builds the layer with python3.13)
 	$(BIN)/sam build
 
 invoke-demo: $(STAMP)  ## the monitor Lambda handler, in-process, against the emulator's seed world

@@ -9,6 +9,7 @@ missing from the layer fails here, not in production.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -151,8 +152,9 @@ def invoke_built(
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
     }
     proc = subprocess.run(
-        # -S: no site-packages, so only the build and the runtime stand-in are importable.
-        [sys.executable, "-S", "-c", DRIVER, json.dumps(event)],
+        # -S: no site-packages, so only the build and the runtime stand-in are importable;
+        # -B: nothing written beside the build, as on Lambda's read-only file system.
+        [sys.executable, "-S", "-B", "-c", DRIVER, json.dumps(event)],
         env=env,
         capture_output=True,
         text=True,
@@ -214,3 +216,16 @@ def test_built_handler_rejects_the_invalid_event(build_dir, runtime_dir, seed_en
     assert "notfy: unknown field" in error["errorMessage"]
     assert "checks: unknown check LOGS_CHECK" in error["errorMessage"]
     assert emf == []  # nothing sent
+
+
+def test_the_layer_ships_bytecode_lambda_uses_without_writing(build_dir):
+    """Lambda's file system is read-only: each module of the layer comes with Python 3.13
+    bytecode that is hash-based and unchecked, so no cold start compiles it."""
+    layer = build_dir / "BatchHealthLayer" / "python"
+    sources = [p for p in layer.rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(sources) > 300  # batch_health, Powertools, pydantic, boto3, ...
+    assert layer / "batch_health" / "engine.py" in sources
+    for source in sources:
+        header = Path(importlib.util.cache_from_source(str(source))).read_bytes()[:8]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, source
+        assert int.from_bytes(header[4:], "little") == 0b01, source  # hash-based, unchecked

@@ -170,13 +170,18 @@ def test_every_alarm_notifies_the_topic_and_is_named_after_the_stack():
 # --- functions, layer, schedules ----------------------------------------------------
 
 
-def test_layer_is_built_by_sam_for_python313():
+def test_layer_is_built_by_its_makefile_for_python313():
     layer = RESOURCES["BatchHealthLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"] == "layers/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    # Built by layers/Makefile, which also compiles the layer's bytecode (see the built
+    # handler's integration test).
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
     assert (ROOT / "layers" / "requirements.txt").is_file()
+    makefile = (ROOT / "layers" / "Makefile").read_text()
+    assert "build-BatchHealthLayer:" in makefile
+    assert "--invalidation-mode unchecked-hash" in makefile
 
 
 def test_monitor_function():
