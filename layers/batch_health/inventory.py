@@ -142,6 +142,9 @@ class BatchedLookup:
 
     `complete=False`: `fetch_many` may leave keys out of its answer when it could not tell;
     those are then fetched one by one (`fetch_many([key])` per key).
+
+    `partition`: a batch holds only keys of the same partition as the key asked for, so the
+    batches of different partitions are fetched by their own askers, side by side.
     """
 
     def __init__(
@@ -150,10 +153,12 @@ class BatchedLookup:
         max_batch: int,
         *,
         complete: bool = True,
+        partition: Callable[[Any], Hashable] | None = None,
     ) -> None:
         self._fetch_many = fetch_many
         self._max_batch = max_batch
         self._complete = complete
+        self._partition = partition or (lambda _: None)
         self._lock = threading.Lock()
         self._pending: list[Hashable] = []
         self._futures: dict[Hashable, Future[dict[Any, Any]]] = {}
@@ -221,7 +226,9 @@ class BatchedLookup:
             fut = self._futures.get(key)
             batch: list[Hashable] = []
             if fut is None:
-                others = [k for k in self._pending if k != key][: self._max_batch - 1]
+                part = self._partition(key)
+                others = [k for k in self._pending if k != key and self._partition(k) == part]
+                others = others[: self._max_batch - 1]
                 batch = [key, *others]
                 self._pending = [k for k in self._pending if k not in batch]
                 fut = Future()
@@ -261,7 +268,10 @@ class _Account:
         self.compute_envs = BatchedLookup(self._fetch_compute_envs, QUEUE_BATCH)
         self.ssm = BatchedLookup(self._fetch_ssm, SSM_BATCH)
         self.log_groups = BatchedLookup(self._fetch_log_groups, LOG_GROUP_BATCH, complete=False)
-        self.simulations = BatchedLookup(self._simulate_many, SIMULATION_BATCH)
+        # One simulation per role: the roles' simulations go side by side.
+        self.simulations = BatchedLookup(
+            self._simulate_many, SIMULATION_BATCH, partition=lambda key: key.principal
+        )
 
     def client(self, service: str) -> Any:
         return self.sessions.client(service, self.region, self.role_arn, self.external_id)

@@ -129,6 +129,22 @@ def recording_lookup() -> tuple[BatchedLookup, list[list[str]]]:
     return BatchedLookup(fetch, max_batch=50), batches
 
 
+def test_a_partitioned_lookup_batches_only_keys_of_the_same_partition():
+    batches: list[list[str]] = []
+
+    def fetch(keys: list[str]) -> dict[str, Any]:
+        batches.append(sorted(keys))
+        return {k: k.upper() for k in keys}
+
+    lookup = BatchedLookup(fetch, max_batch=50, partition=lambda key: key[0])
+    lookup.register(["a1", "b1", "a2", "b2"])
+    assert lookup.get("a2") == "A2"
+    assert batches == [["a1", "a2"]]  # b's keys wait for a b asker
+    assert lookup.get("b1") == "B1"
+    assert lookup.get("a1") == "A1"  # fetched with a2: no new batch
+    assert batches == [["a1", "a2"], ["b1", "b2"]]
+
+
 def test_a_lookup_waits_for_announced_keys_and_fetches_them_together():
     lookup, batches = recording_lookup()
     lookup.expect("jobdef-a")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -14,7 +15,15 @@ from conftest import run_target
 from batch_health.aws import AwsSessions
 from batch_health.checks import RunOptions
 from batch_health.config import SuiteConfig, Target
-from batch_health.demo import EXEC_ROLE, JOB_ROLE, JOBDEF, LOG_GROUP, QUEUE, WORKER_COMMAND
+from batch_health.demo import (
+    ECS_TRUST,
+    EXEC_ROLE,
+    JOB_ROLE,
+    JOBDEF,
+    LOG_GROUP,
+    QUEUE,
+    WORKER_COMMAND,
+)
 from batch_health.engine import run_suite
 from batch_health.inventory import Inventory, TargetView, simulation_answers
 from batch_health.models import CheckResult, Status
@@ -424,7 +433,9 @@ def _member(tag: str, fields: dict[str, str], matched: str = "") -> str:
     return f"<{tag}>{inner}{statements if matched else '<MatchedStatements/>'}</{tag}>"
 
 
-def simulator_answer(decide: dict[Any, str], unanswered: tuple[str, ...] = ()) -> Any:
+def simulator_answer(
+    decide: dict[Any, str], unanswered: tuple[str, ...] = (), before: Any = None
+) -> Any:
     """A before-call handler answering SimulatePrincipalPolicy in today's shape, parsed by
     botocore's own query parser. `decide`: action, or (action, resource), -> decision
     (default allowed); `unanswered`: actions left out of the answer. Records the resources
@@ -433,6 +444,8 @@ def simulator_answer(decide: dict[Any, str], unanswered: tuple[str, ...] = ()) -
     strictness = ["allowed", "implicitDeny", "explicitDeny"]
 
     def answer(model, params, **_):
+        if before is not None:
+            before()
         form = params["body"]
         actions = [v for k, v in sorted(form.items()) if k.startswith("ActionNames.member.")]
         resources = [v for k, v in sorted(form.items()) if k.startswith("ResourceArns.member.")]
@@ -484,8 +497,10 @@ def simulator_answer(decide: dict[Any, str], unanswered: tuple[str, ...] = ()) -
 def todays_simulator(monkeypatch):
     """Install a simulator answer on every iam client the run makes."""
 
-    def install(decide: dict[Any, str], unanswered: tuple[str, ...] = ()) -> list[list[str]]:
-        answer, asked = simulator_answer(decide, unanswered)
+    def install(
+        decide: dict[Any, str], unanswered: tuple[str, ...] = (), before: Any = None
+    ) -> list[list[str]]:
+        answer, asked = simulator_answer(decide, unanswered, before)
         make = AwsSessions._make
 
         def make_with_simulator(self, key):
@@ -641,3 +656,26 @@ def test_one_resource_asked_about_takes_the_top_level_decision():
     (unanswered,) = simulation_answers(results, ("ecr:GetDownloadUrlForLayer",), "x", alone=True)
     assert unanswered["EvalDecision"] == "implicitDeny"
     assert unanswered["MissingContextValues"]  # undetermined for the check, not allowed
+
+
+def test_each_execution_role_has_its_own_simulation_side_by_side(world, todays_simulator):
+    """Each role is simulated with its own targets' resources only, and the roles'
+    simulations are in flight together (each answer waits for the other's question)."""
+    both_asked = threading.Barrier(2, timeout=3)
+    asked = todays_simulator({}, before=both_asked.wait)
+    targets = family(world, 2)
+    iam = world.client("iam")
+    other = iam.create_role(RoleName="other-exec", AssumeRolePolicyDocument=json.dumps(ECS_TRUST))
+    batch = world.client("batch")
+    jd = batch.describe_job_definitions(jobDefinitionName=f"{JOBDEF}-1")["jobDefinitions"][0]
+    container = {**jd["containerProperties"], "executionRoleArn": other["Role"]["Arn"]}
+    batch.register_job_definition(
+        jobDefinitionName=f"{JOBDEF}-1", type="container", containerProperties=container
+    )
+    results, _ = iam_results(targets)
+    assert all(r.status is Status.OK for r in results.values()), results
+    assert all(
+        r.data["permission_method"] == "iam:SimulatePrincipalPolicy" for r in results.values()
+    )
+    streams = sorted(tuple(sorted(r for r in resources if ":logs:" in r)) for resources in asked)
+    assert streams == sorted([(stream_arn(LOG_GROUP),), (stream_arn(f"{LOG_GROUP}-1"),)])
