@@ -14,7 +14,7 @@ from batch_health.checks import RunOptions
 from batch_health.config import SuiteConfig
 from batch_health.demo import CE, QUEUE, REGION, WorldBuilder
 from batch_health.engine import run_suite
-from batch_health.models import Report
+from batch_health.models import Report, SuiteReport
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -63,11 +63,17 @@ def healthy_world(world: WorldBuilder, tmp_path: Path) -> dict[str, Any]:
     return build_healthy(world, tmp_path).target
 
 
+def run_targets(
+    targets: list[dict[str, Any]], sessions: AwsSessions | None = None, **options: Any
+) -> SuiteReport:
+    """Run the suite on target dicts (fresh sessions unless given), RunOptions(**options)."""
+    config = SuiteConfig.model_validate({"targets": targets})
+    return run_suite(config, RunOptions(**options), sessions or AwsSessions())
+
+
 def run_target(target: dict[str, Any], **options: Any) -> Report:
     """Run the suite on one target dict and return its report."""
-    config = SuiteConfig.model_validate({"targets": [target]})
-    suite = run_suite(config, RunOptions(**options), AwsSessions())
-    return suite.reports[0]
+    return run_targets([target], **options).reports[0]
 
 
 def light_queue(world: WorldBuilder) -> None:

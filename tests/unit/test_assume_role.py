@@ -8,12 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
+from conftest import run_targets
 
 from batch_health.aws import SESSION_NAME, AwsSessions
-from batch_health.checks import RunOptions
-from batch_health.config import SuiteConfig
 from batch_health.demo import WorldBuilder, build_healthy
-from batch_health.engine import run_suite
 from batch_health.models import Report, Status
 
 MONITOR_ACCOUNT = "123456789012"  # moto's default account: the monitor's own
@@ -46,8 +44,7 @@ class AssumeRoleLog:
 
 
 def run(targets: list[dict[str, Any]], sessions: AwsSessions, **options: Any) -> list[Report]:
-    config = SuiteConfig.model_validate({"targets": targets})
-    return run_suite(config, RunOptions(**options), sessions).reports
+    return run_targets(targets, sessions, **options).reports
 
 
 def test_a_target_with_a_role_is_checked_with_the_assumed_role(remote_world):

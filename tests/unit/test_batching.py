@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from conftest import run_targets
 
 from batch_health import inventory
 from batch_health.aws import AwsSessions
@@ -42,9 +43,7 @@ def build_targets(
 
 def counted_run(targets: list[dict[str, Any]], **options: Any) -> tuple[SuiteReport, Counter]:
     sessions = AwsSessions()
-    config = SuiteConfig.model_validate({"targets": targets})
-    suite = run_suite(config, RunOptions(**options), sessions)
-    return suite, sessions.stats.calls
+    return run_targets(targets, sessions, **options), sessions.stats.calls
 
 
 def failures(suite: SuiteReport) -> list[str]:

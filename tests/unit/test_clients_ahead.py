@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 from botocore.paginate import Paginator
+from conftest import run_targets
 
 from batch_health import aws
 from batch_health.aws import AwsSessions, ClientKey
-from batch_health.checks import REGISTRY, RunOptions, get_check
-from batch_health.config import SuiteConfig, Target
+from batch_health.checks import REGISTRY, get_check
+from batch_health.config import Target
 from batch_health.demo import REGION
-from batch_health.engine import _TargetRun, clients_ahead, run_suite, select_checks
+from batch_health.engine import _TargetRun, clients_ahead, select_checks
 from batch_health.inventory import Inventory
 from batch_health.models import Status
 
@@ -393,19 +394,17 @@ def test_a_check_declares_exactly_the_services_it_calls(healthy_world, check):
     # The check alone: engine runs a check whose dependencies are not selected, and no
     # check reads its dependencies' results, so every call recorded is this check's.
     sessions = AskedFor()
-    config = SuiteConfig.model_validate({"targets": [healthy_world]})
-    options = RunOptions(checks=[check.name], allow_test_submit=True)
-    (report,) = run_suite(config, options, sessions).reports
+    suite = run_targets([healthy_world], sessions, checks=[check.name], allow_test_submit=True)
+    (report,) = suite.reports
     assert report.result(check.name).status is Status.OK, report.result(check.name).detail
-    declared = set(check.services_for(config.targets[0]))
+    declared = set(check.services_for(Target.model_validate(healthy_world)))
     assert declared == sessions.asked(), f"{check.name} declares {declared}"
 
 
 def test_run_suite_prepares_the_clients_ahead_before_any_is_asked_for(aws):
     targets = [LOCAL, {**REMOTE, "role_arn": None, "external_id": None}]
     sessions = AskedFor()
-    config = SuiteConfig.model_validate({"targets": targets})
-    run_suite(config, RunOptions(), sessions)
+    run_targets(targets, sessions)
     expected = clients_ahead(select_checks(None), target_runs(*targets))
     assert sessions.events[0] == ("prepare", expected)
     assert [what for what, _ in sessions.events].count("prepare") == 1

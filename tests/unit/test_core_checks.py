@@ -15,13 +15,11 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
+from conftest import run_targets
 from moto.core.authorization import enable_iam_authentication
 
 from batch_health.aws import AwsSessions
-from batch_health.checks import RunOptions
-from batch_health.config import SuiteConfig
 from batch_health.demo import CE, JOBDEF, QUEUE, REGION, WorldBuilder, build_seed
-from batch_health.engine import run_suite
 from batch_health.inventory import TargetView
 from batch_health.models import CheckResult, Report, Status
 
@@ -35,9 +33,7 @@ PLAIN_TARGET = {"name": "video", "region": REGION, "job_queue": QUEUE, "job_defi
 def run(
     target: dict[str, Any], checks: list[str], sessions: AwsSessions | None = None, **options: Any
 ) -> Report:
-    config = SuiteConfig.model_validate({"targets": [target]})
-    suite = run_suite(config, RunOptions(checks=checks, **options), sessions or AwsSessions())
-    return suite.reports[0]
+    return run_targets([target], sessions, checks=checks, **options).reports[0]
 
 
 def result(report: Report, name: str) -> CheckResult:

@@ -17,13 +17,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from conftest import run_targets
 
 from batch_health import monitor
 from batch_health.aws import AwsSessions
-from batch_health.checks import RunOptions
-from batch_health.config import SuiteConfig
 from batch_health.demo import REGION
-from batch_health.engine import BUDGET_EXHAUSTED, run_suite
+from batch_health.engine import BUDGET_EXHAUSTED
 from batch_health.invoke import LocalContext
 from batch_health.models import Status, SuiteReport
 from batch_health.observability import metrics
@@ -163,8 +162,7 @@ class EveryOtherCallThrottled:
 
 
 def run(target: dict[str, Any], **options: Any) -> SuiteReport:
-    config = SuiteConfig.model_validate({"targets": [target]})
-    return run_suite(config, RunOptions(**options), AwsSessions())
+    return run_targets([target], **options)
 
 
 def statuses(suite: SuiteReport) -> dict[str, Status]:

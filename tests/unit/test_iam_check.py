@@ -10,11 +10,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError, create_parser
-from conftest import run_target
+from conftest import run_target, run_targets
 
 from batch_health.aws import AwsSessions
-from batch_health.checks import RunOptions
-from batch_health.config import SuiteConfig, Target
+from batch_health.config import Target
 from batch_health.demo import (
     ECS_TRUST,
     EXEC_ROLE,
@@ -24,7 +23,6 @@ from batch_health.demo import (
     QUEUE,
     WORKER_COMMAND,
 )
-from batch_health.engine import run_suite
 from batch_health.inventory import Inventory, TargetView, simulation_answers
 from batch_health.models import CheckResult, Status
 
@@ -585,8 +583,7 @@ def stream_arn(group: str) -> str:
 
 def iam_results(targets: list[dict[str, Any]]) -> tuple[dict[str, CheckResult], AwsSessions]:
     sessions = AwsSessions()
-    config = SuiteConfig.model_validate({"targets": targets})
-    suite = run_suite(config, RunOptions(checks=["IAM_CHECK"]), sessions)
+    suite = run_targets(targets, sessions, checks=["IAM_CHECK"])
     return {r.target: r.result("IAM_CHECK") for r in suite.reports}, sessions
 
 

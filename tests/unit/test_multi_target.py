@@ -9,12 +9,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from conftest import run_targets
 
 from batch_health.aws import AwsSessions
-from batch_health.checks import RunOptions
-from batch_health.config import ConfigError, SuiteConfig, load_config_file, parse_suite_config
+from batch_health.config import ConfigError, load_config_file, parse_suite_config
 from batch_health.demo import JOBDEF, QUEUE, WorldBuilder
-from batch_health.engine import run_suite
 from batch_health.models import Report, Status, SuiteReport
 from batch_health.render import render_json, render_text
 
@@ -28,8 +27,7 @@ def statuses(report: Report) -> dict[str, Status]:
 
 
 def run(targets: list[dict[str, Any]], sessions: AwsSessions | None = None) -> SuiteReport:
-    config = SuiteConfig.model_validate({"targets": targets})
-    return run_suite(config, RunOptions(), sessions or AwsSessions())
+    return run_targets(targets, sessions)
 
 
 # --- validation ------------------------------------------------------------------------
