@@ -170,7 +170,7 @@ class _Scheduler:
 def clients_ahead(selected: Sequence[Check], runs: Sequence[_TargetRun]) -> list[ClientKey]:
     """The clients the selected checks will call for the targets, in CLIENT_ORDER."""
     wanted = {
-        ClientKey(service, run.view.region, run.target.role_arn, run.target.external_id)
+        run.view.client_key(service)
         for run in runs
         for check in selected
         for service in check.services_for(run.target)

@@ -22,7 +22,7 @@ from concurrent.futures import Future, wait
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
-from batch_health.aws import AwsSessions
+from batch_health.aws import AwsSessions, ClientKey
 from batch_health.config import Target
 from batch_health.execution_role import execution_role_requirements
 from batch_health.iam_policy import PolicyDocument, parse_document
@@ -273,8 +273,11 @@ class _Account:
             self._simulate_many, SIMULATION_BATCH, partition=lambda key: key.principal
         )
 
+    def client_key(self, service: str) -> ClientKey:
+        return ClientKey(service, self.region, self.role_arn, self.external_id)
+
     def client(self, service: str) -> Any:
-        return self.sessions.client(service, self.region, self.role_arn, self.external_id)
+        return self.sessions.client(*self.client_key(service))
 
     def _fetch_queues(self, names: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -516,6 +519,10 @@ class TargetView:
         self._acct = account
         self.region = account.region
         self.profile = account.sessions.profile
+
+    def client_key(self, service: str) -> ClientKey:
+        """Which client `client(service)` is (the account's: region, role, external id)."""
+        return self._acct.client_key(service)
 
     def client(self, service: str) -> Any:
         return self._acct.client(service)
