@@ -8,14 +8,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_health.checks.base import Check, CheckContext
+from batch_health.checks.base import CheckContext
 from batch_health.checks.log_group import (
+    JobLogGroupCheck,
     job_log_group_ref,
-    log_check_services,
     monitor_account,
     unreadable_detail,
 )
-from batch_health.config import Target
 from batch_health.errors import classify
 from batch_health.models import CheckResult
 
@@ -47,10 +46,8 @@ def find_error_lines(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str
     return [(s, e) for s, e in events if ERROR_LINE.search(str(e.get("message", "")))]
 
 
-class LogContentCheck(Check):
+class LogContentCheck(JobLogGroupCheck):
     name = "LOG_CONTENT_CHECK"
-    step = 4
-    step_title = "LOG GROUP"
     title = "Jobs log recently, without errors"
     verifies = (
         "The newest log stream (by last event) has events newer than thresholds."
@@ -58,12 +55,7 @@ class LogContentCheck(Check):
         "ERROR, CannotPullContainerError, OutOfMemory, Killed)"
     )
     depends_on = ("LOG_GROUP_CHECK",)
-    needs = ("job_log_group",)
-    services = ("logs",)
     priority = 30
-
-    def services_for(self, target: Target) -> tuple[str, ...]:
-        return log_check_services(target)
 
     def run(self, ctx: CheckContext) -> CheckResult:
         ref = job_log_group_ref(ctx)

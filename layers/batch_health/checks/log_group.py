@@ -79,15 +79,20 @@ def unreadable_detail(name: str, failure: AwsFailure) -> str:
     return f"log group unreadable: describing {name} failed: {failure.summary}"
 
 
-def log_check_services(target: Target) -> tuple[str, ...]:
-    """Without a configured log group, its name comes from the job definition (batch)."""
-    return ("logs",) if target.log_group else ("batch", "logs")
+class JobLogGroupCheck(Check):
+    """A check of the log group the target's jobs write to (STEP 4)."""
 
-
-class LogGroupCheck(Check):
-    name = "LOG_GROUP_CHECK"
     step = 4
     step_title = "LOG GROUP"
+    needs = ("job_log_group",)
+
+    def services_for(self, target: Target) -> tuple[str, ...]:
+        # Without a configured log group, its name comes from the job definition (batch).
+        return ("logs",) if target.log_group else ("batch", "logs")
+
+
+class LogGroupCheck(JobLogGroupCheck):
+    name = "LOG_GROUP_CHECK"
     title = "The job's log group exists"
     verifies = (
         "The awslogs group (configured, else the job definition's awslogs-group, default "
@@ -95,12 +100,7 @@ class LogGroupCheck(Check):
         "logs:DescribeLogGroups; warns when retention is unset"
     )
     depends_on = ("AWS_ACCESS",)
-    needs = ("job_log_group",)
-    services = ("logs",)
     priority = 14
-
-    def services_for(self, target: Target) -> tuple[str, ...]:
-        return log_check_services(target)
 
     def run(self, ctx: CheckContext) -> CheckResult:
         ref = job_log_group_ref(ctx)
