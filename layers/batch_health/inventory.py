@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from batch_health.aws import AwsSessions, ClientKey
 from batch_health.config import Target
-from batch_health.execution_role import execution_role_requirements
+from batch_health.execution_role import Requirement, execution_role_requirements
 from batch_health.iam_policy import PolicyDocument, parse_document
 
 QUEUE_BATCH = 100  # describe_job_queues / describe_compute_environments accept up to 100
@@ -412,24 +412,32 @@ class SimulationKey(NamedTuple):
     resource: str
 
 
-def simulation_keys(
+def job_execution_requirements(
     target: Target, job_definition: dict[str, Any] | None, region: str | None
-) -> list[SimulationKey]:
-    """What IAM_CHECK will ask the simulator about this target's execution role."""
+) -> tuple[str, list[Requirement]]:
+    """The job definition's execution role ARN ("" when none) and what it must be allowed
+    for the target's jobs: what IAM_CHECK evaluates, and asks the simulator about."""
     if not isinstance(job_definition, dict):
-        return []
+        return "", []
     container = job_definition.get("containerProperties")
     if not isinstance(container, dict):
-        return []
+        return "", []
     role = container.get("executionRoleArn")
     if not isinstance(role, str) or not role:
-        return []
-    requirements = execution_role_requirements(
+        return "", []
+    return role, execution_role_requirements(
         execution_role_arn=role,
         image=str(container.get("image") or ""),
         log_group=target.log_group or awslogs_group(job_definition),
         region=region or "",
     )
+
+
+def simulation_keys(
+    target: Target, job_definition: dict[str, Any] | None, region: str | None
+) -> list[SimulationKey]:
+    """What IAM_CHECK will ask the simulator about this target's execution role."""
+    role, requirements = job_execution_requirements(target, job_definition, region)
     return [SimulationKey(role, r.actions, r.resource) for r in requirements]
 
 
@@ -579,6 +587,10 @@ class TargetView:
             if jd.get("status", "ACTIVE") == "ACTIVE"
         ]
         return max(revisions, key=lambda jd: jd.get("revision", 0), default=None)
+
+    def execution_role_requirements(self) -> list[Requirement]:
+        """What the job definition's execution role must be allowed (none without one)."""
+        return job_execution_requirements(self.target, self.job_definition(), self.region)[1]
 
     def log_group_name(self) -> str | None:
         """The configured log group, else the job definition's awslogs-group."""

@@ -15,12 +15,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from batch_health.checks.base import Check, CheckContext
-from batch_health.checks.log_group import job_log_group_ref
 from batch_health.errors import ErrorKind, classify
 from batch_health.execution_role import (
     LOG_ACTIONS,
     Requirement,
-    execution_role_requirements,
 )
 from batch_health.iam_policy import Decision, Evaluation, evaluate_all, trusted_services
 from batch_health.inventory import role_name_from_arn
@@ -117,13 +115,7 @@ class IamCheck(Check):
         if exec_role is None:
             return self.fail("; ".join(problems), hints, **facts)
 
-        ref = job_log_group_ref(ctx)
-        requirements = execution_role_requirements(
-            execution_role_arn=exec_arn,
-            image=container.get("image") or "",
-            log_group=ref.name,
-            region=ctx.aws.region or "",
-        )
+        requirements = ctx.aws.execution_role_requirements()
         exec_name = role_name_from_arn(exec_arn)
         try:
             method, evaluations, policies = self._evaluate(ctx, exec_arn, exec_name, requirements)
