@@ -20,6 +20,7 @@ import pytest
 from batch_health.checks import REGISTRY, Check, CheckContext, RunOptions
 from batch_health.checks.smoke import SmokeSubmitCheck
 from batch_health.config import Target
+from batch_health.demo import ECS_TRUST
 from batch_health.engine import run_check
 from batch_health.iam_policy import PolicyDocument, parse_document
 from batch_health.inventory import TargetView
@@ -34,16 +35,6 @@ CE_ARN = f"arn:aws:batch:{REGION}:{ACCOUNT}:compute-environment/video-ce"
 EXEC_ARN = f"arn:aws:iam::{ACCOUNT}:role/video-exec"
 JOB_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/video-job"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/video-worker:1"
-ECS_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 EXECUTION_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
