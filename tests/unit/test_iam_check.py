@@ -58,6 +58,22 @@ def ecr_statements(world) -> list[dict[str, Any]]:
     return world.execution_policy(LOG_GROUP)["Statement"][1:]
 
 
+def register_container(world, name: str, **container: Any) -> None:
+    """A one-vCPU container job definition `name` with these container properties."""
+    world.client("batch").register_job_definition(
+        jobDefinitionName=name,
+        type="container",
+        containerProperties={
+            "command": ["true"],
+            "resourceRequirements": [
+                {"type": "VCPU", "value": "1"},
+                {"type": "MEMORY", "value": "512"},
+            ],
+            **container,
+        },
+    )
+
+
 def denied(code: str = "AccessDenied") -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": "not authorized"}}, "Operation")
 
@@ -203,18 +219,11 @@ def test_image_outside_ecr_needs_no_ecr_permissions(target, world):
     replace_exec_policy(
         world, {"Version": "2012-10-17", "Statement": [statement("Allow", "logs:*", "*")]}
     )
-    world.client("batch").register_job_definition(
-        jobDefinitionName="public-image",
-        type="container",
-        containerProperties={
-            "image": "public.ecr.aws/docker/library/python:3.13",
-            "command": ["true"],
-            "executionRoleArn": f"arn:aws:iam::123456789012:role/{EXEC_ROLE}",
-            "resourceRequirements": [
-                {"type": "VCPU", "value": "1"},
-                {"type": "MEMORY", "value": "512"},
-            ],
-        },
+    register_container(
+        world,
+        "public-image",
+        image="public.ecr.aws/docker/library/python:3.13",
+        executionRoleArn=f"arn:aws:iam::123456789012:role/{EXEC_ROLE}",
     )
     result = iam_check({"job_queue": QUEUE, "job_definition": "public-image"})
     assert result.status is Status.OK
@@ -369,18 +378,11 @@ def test_iam_hint_ranks_before_log_group_hint(seed_world, world):
 
 
 def test_no_execution_role_on_ec2_warns_that_nothing_was_evaluated(target, world):
-    world.client("batch").register_job_definition(
-        jobDefinitionName="instance-role-only",
-        type="container",
-        containerProperties={
-            "image": "busybox",
-            "command": ["true"],
-            "jobRoleArn": f"arn:aws:iam::123456789012:role/{JOB_ROLE}",
-            "resourceRequirements": [
-                {"type": "VCPU", "value": "1"},
-                {"type": "MEMORY", "value": "512"},
-            ],
-        },
+    register_container(
+        world,
+        "instance-role-only",
+        image="busybox",
+        jobRoleArn=f"arn:aws:iam::123456789012:role/{JOB_ROLE}",
     )
     result = iam_check({"job_queue": QUEUE, "job_definition": "instance-role-only"})
     assert result.status is Status.WARN
@@ -568,9 +570,7 @@ def family(world, count: int) -> list[dict[str, Any]]:
     for i in range(1, count):
         container = json.loads(json.dumps(seed["containerProperties"]))
         container["logConfiguration"]["options"]["awslogs-group"] = f"{LOG_GROUP}-{i}"
-        batch.register_job_definition(
-            jobDefinitionName=f"{JOBDEF}-{i}", type="container", containerProperties=container
-        )
+        register_container(world, f"{JOBDEF}-{i}", **container)
         targets.append(
             {"name": f"video-{i}", "job_queue": QUEUE, "job_definition": f"{JOBDEF}-{i}"}
         )
@@ -666,9 +666,7 @@ def test_each_execution_role_has_its_own_simulation_side_by_side(world, todays_s
     batch = world.client("batch")
     jd = batch.describe_job_definitions(jobDefinitionName=f"{JOBDEF}-1")["jobDefinitions"][0]
     container = {**jd["containerProperties"], "executionRoleArn": other["Role"]["Arn"]}
-    batch.register_job_definition(
-        jobDefinitionName=f"{JOBDEF}-1", type="container", containerProperties=container
-    )
+    register_container(world, f"{JOBDEF}-1", **container)
     results, _ = iam_results(targets)
     assert all(r.status is Status.OK for r in results.values()), results
     assert all(
