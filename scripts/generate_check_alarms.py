@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from batch_health.checks import REGISTRY, Check
+from batch_health.limits import ALARM_DESCRIPTION_MAX_CHARS
+from batch_health.text import clip
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 BEGIN = "  # BEGIN GENERATED: per-check alarms and dashboard (scripts/generate_check_alarms.py)\n"
 END = "  # END GENERATED\n"
-MAX_DESCRIPTION = 1024  # CloudWatch's AlarmDescription limit
 STATIC_ALARMS = (
     "HeartbeatAlarm",
     "MonitorErrorsAlarm",
@@ -62,7 +63,7 @@ def description(check: Check) -> str:
         f"{check.name} FAILED on at least one target ({check.title}). "
         f"Verifies: {check.verifies.rstrip('.')}. {first_hint(check)}"
     )
-    return text[: MAX_DESCRIPTION - 1] + "…" if len(text) > MAX_DESCRIPTION else text
+    return clip(text, ALARM_DESCRIPTION_MAX_CHARS)
 
 
 def check_query(check_name: str) -> str:
@@ -100,6 +101,42 @@ def render_alarm(check: Check) -> str:
 """
 
 
+def metrics_insights_widgets(
+    namespace: str, queries: Sequence[tuple[str, str, str]], *, y: int
+) -> list[dict]:
+    """One metric widget per Metrics Insights query, side by side in one row.
+
+    A widget is one GetMetricData request, and CloudWatch runs at most one Metrics Insights
+    query per request, so each query gets a widget of its own.
+    """
+    width = 24 // len(queries)
+    return [
+        {
+            "type": "metric",
+            "x": i * width,
+            "y": y,
+            "width": width,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": "${AWS::Region}",
+                "view": "timeSeries",
+                "period": 300,
+                "metrics": [
+                    [
+                        {
+                            "id": "q1",
+                            "expression": f"SELECT {aggregate} FROM {namespace} GROUP BY {by}",
+                            "period": 300,
+                        }
+                    ]
+                ],
+            },
+        }
+        for i, (title, aggregate, by) in enumerate(queries)
+    ]
+
+
 def dashboard_body(registry: Sequence[Check]) -> dict:
     namespace = '"${MetricNamespace}"'
     check_alarms = [f"${{{logical_id(c.name)}.Arn}}" for c in registry]
@@ -122,60 +159,15 @@ def dashboard_body(registry: Sequence[Check]) -> dict:
                 "height": 2,
                 "properties": {"title": "The monitor itself", "alarms": monitor_alarms},
             },
-            {
-                "type": "metric",
-                "x": 0,
-                "y": 5,
-                "width": 12,
-                "height": 6,
-                "properties": {
-                    "title": "CheckFailed by check and target",
-                    "region": "${AWS::Region}",
-                    "view": "timeSeries",
-                    "period": 300,
-                    "metrics": [
-                        [
-                            {
-                                "id": "failed",
-                                "expression": f"SELECT MAX(CheckFailed) FROM {namespace} "
-                                'GROUP BY "Check", "Target"',
-                                "period": 300,
-                            }
-                        ]
-                    ],
-                },
-            },
-            {
-                "type": "metric",
-                "x": 12,
-                "y": 5,
-                "width": 12,
-                "height": 6,
-                "properties": {
-                    "title": "Suite runs and failed checks per target",
-                    "region": "${AWS::Region}",
-                    "view": "timeSeries",
-                    "period": 300,
-                    "metrics": [
-                        [
-                            {
-                                "id": "runs",
-                                "expression": f"SELECT SUM(SuiteRun) FROM {namespace} "
-                                'GROUP BY "Target"',
-                                "period": 300,
-                            }
-                        ],
-                        [
-                            {
-                                "id": "failed_checks",
-                                "expression": f"SELECT MAX(FailedChecks) FROM {namespace} "
-                                'GROUP BY "Target"',
-                                "period": 300,
-                            }
-                        ],
-                    ],
-                },
-            },
+            *metrics_insights_widgets(
+                namespace,
+                [
+                    ("CheckFailed by check and target", "MAX(CheckFailed)", '"Check", "Target"'),
+                    ("Suite runs per target", "SUM(SuiteRun)", '"Target"'),
+                    ("Failed checks per target", "MAX(FailedChecks)", '"Target"'),
+                ],
+                y=5,
+            ),
             {
                 "type": "metric",
                 "x": 0,

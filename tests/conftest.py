@@ -9,12 +9,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from batch_health.aws import AwsSessions
-from batch_health.checks import RunOptions
-from batch_health.config import SuiteConfig
-from batch_health.demo import CE, QUEUE, REGION, WorldBuilder
-from batch_health.engine import run_suite
-from batch_health.models import Report, SuiteReport
+from batch_health.demo import REGION, WorldBuilder
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -61,35 +56,3 @@ def healthy_world(world: WorldBuilder, tmp_path: Path) -> dict[str, Any]:
     from batch_health.demo import build_healthy
 
     return build_healthy(world, tmp_path).target
-
-
-def run_targets(
-    targets: list[dict[str, Any]], sessions: AwsSessions | None = None, **options: Any
-) -> SuiteReport:
-    """Run the suite on target dicts (fresh sessions unless given), RunOptions(**options)."""
-    config = SuiteConfig.model_validate({"targets": targets})
-    return run_suite(config, RunOptions(**options), sessions or AwsSessions())
-
-
-def run_target(target: dict[str, Any], **options: Any) -> Report:
-    """Run the suite on one target dict and return its report."""
-    return run_targets([target], **options).reports[0]
-
-
-def light_queue(world: WorldBuilder) -> None:
-    """The queue on an UNMANAGED CE: all a submit or a job listing needs, without the
-    emulator's EC2 setup."""
-    role = world.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")
-    batch = world.client("batch")
-    ce = batch.create_compute_environment(
-        computeEnvironmentName=CE,
-        type="UNMANAGED",
-        state="ENABLED",
-        serviceRole=role["Role"]["Arn"],
-    )
-    batch.create_job_queue(
-        jobQueueName=QUEUE,
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
-    )

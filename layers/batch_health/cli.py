@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_health import __version__
 from batch_health.aws import AwsSessions
@@ -23,8 +26,10 @@ from batch_health.config import (
     parse_suite_config,
 )
 from batch_health.engine import run_suite
+from batch_health.errors import classify
 from batch_health.models import Status, SuiteReport
 from batch_health.render import render_json, render_text
+from batch_health.targets_parameter import TIER_LIMITS, push
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 TRUE_VALUES = {"1", "true", "yes", "on"}
@@ -109,6 +114,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     lister = sub.add_parser("checks", help="list the checks, what each verifies, and dependencies")
     lister.set_defaults(handler=cmd_checks)
+
+    targets = sub.add_parser(
+        "targets", help="write a config file's targets to SSM, one parameter per target"
+    )
+    targets_sub = targets.add_subparsers(dest="targets_command", required=True, metavar="ACTION")
+    push = targets_sub.add_parser(
+        "push",
+        help="write each target to PATH/<name> (the monitor's TARGETS_PARAMETER=PATH)",
+        description=(
+            "Writes one SSM parameter per target of --config under --path, for a monitor "
+            "deployed with TargetsParameter=PATH (ending in /). Every target's size is checked "
+            "first: if one does not fit its tier, nothing is written."
+        ),
+    )
+    push.add_argument("--config", metavar="FILE", required=True, help="TOML or JSON targets")
+    push.add_argument("--path", required=True, help="parameter path, e.g. /batch-health/targets/")
+    push.add_argument("--region", help="AWS region (default: AWS_REGION / profile)")
+    push.add_argument(
+        "--tier",
+        choices=sorted(TIER_LIMITS),
+        default="Standard",
+        help="parameter tier: Standard holds 4 KB (free), Advanced 8 KB ($0.05 a month each)",
+    )
+    push.add_argument(
+        "--prune", action="store_true", help="delete parameters under --path of no target"
+    )
+    push.set_defaults(handler=cmd_targets_push)
 
     from batch_health import demo
 
@@ -197,6 +229,31 @@ def cmd_check(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     region = args.region or environ.get("AWS_REGION") or None
     code, _ = run_and_print(config, options, args.format, AwsSessions(default_region=region))
     return code
+
+
+def cmd_targets_push(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+/?", args.path):
+        raise UsageError(
+            f"--path {args.path!r}: expected an SSM path such as /batch-health/targets/"
+        )
+    config = load_config_file(args.config)
+    sessions = AwsSessions(default_region=args.region or environ.get("AWS_REGION") or None)
+    try:
+        written, deleted = push(
+            sessions.client("ssm"), config, args.path, tier=args.tier, prune=args.prune
+        )
+    except (ClientError, BotoCoreError) as exc:
+        failure = classify(exc)
+        print(f"batch-health: SSM refused: {failure.summary}", file=sys.stderr)
+        print(f"  hint: {failure.hint(action='ssm:PutParameter', resource=args.path)}")
+        return EXIT_FAIL
+    for name in written:
+        print(f"wrote   {name}")
+    for name in deleted:
+        print(f"deleted {name}")
+    path = args.path if args.path.endswith("/") else f"{args.path}/"
+    print(f"{len(written)} target(s) under {path}: deploy the monitor with TargetsParameter={path}")
+    return EXIT_OK
 
 
 def cmd_checks(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

@@ -29,6 +29,9 @@ NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)
 TARGET_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 ROLE_ARN_RE = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 REGION_RE = r"^[a-z]{2}(-[a-z]+)+-\d$"
+# CloudWatch Logs' own rule for log group names.
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html
+LOG_GROUP_RE = r"^[\.\-_/#A-Za-z0-9]{1,512}$"
 EXTERNAL_ID_RE = r"^[\w+=,.@:/-]+$"  # what sts:AssumeRole accepts, 2 to 1224 of them
 
 
@@ -43,6 +46,9 @@ class Strict(BaseModel):
 class SmokeConfig(Strict):
     """How SMOKE_SUBMIT_CHECK submits its test job."""
 
+    # None: the deployment decides (the CLI always may; the monitor function only on its
+    # JobQueue/JobDefinition); False: never; True: the target's role_arn allows it.
+    enabled: bool | None = None
     command: list[NonEmpty] | None = None
     parameters: dict[NonEmpty, str] = Field(default_factory=dict)
     # Supply job_id=health-smoke-<ts> when nothing else resolves Ref::job_id.
@@ -79,6 +85,18 @@ def _valid_source_spec(spec: str) -> str:
 SourceSpec = Annotated[NonEmpty, AfterValidator(_valid_source_spec)]
 
 
+def _log_group_name(name: str) -> str:
+    if not re.fullmatch(LOG_GROUP_RE, name):
+        raise ValueError(
+            f"{name[:80]!r} is not a CloudWatch Logs group name (1-512 letters, digits and "
+            ". - _ / #)"
+        )
+    return name
+
+
+LogGroupName = Annotated[NonEmpty, AfterValidator(_log_group_name)]
+
+
 class Target(Strict):
     """One AWS Batch workload: a job queue and the job definition submitted to it."""
 
@@ -91,7 +109,7 @@ class Target(Strict):
     ) = None
     job_queue: NonEmpty
     job_definition: NonEmpty
-    log_group: NonEmpty | None = None
+    log_group: LogGroupName | None = None
     # CONFIG_MATCH_*: source name -> {job_queue|job_definition: "literal" | "ssm:/p" |
     # "env:VAR" | "file:path#KEY"}
     config_sources: dict[NonEmpty, dict[ConfigKey, SourceSpec]] = Field(default_factory=dict)
@@ -161,9 +179,39 @@ def _target_name(data: Any, idx: int) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def unencodable_text(data: Any, where: str = "") -> str | None:
+    """The path of the first string that is not valid Unicode (a lone surrogate, which
+    JSON's \\ud800 escapes can produce and no AWS API accepts), or None."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "(value)"
+        return None
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        here = (
+            f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key)
+        )
+        found = unencodable_text(key, here) if isinstance(key, str) else None
+        found = found or unencodable_text(value, here)
+        if found:
+            return found
+    return None
+
+
 def parse_suite_config(data: Any, source: str = "config") -> SuiteConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected an object with a 'targets' list")
+    bad = unencodable_text(data)
+    if bad:
+        raise ConfigError(f"{source}: {bad}: not valid Unicode text (a lone surrogate)")
     try:
         return SuiteConfig.model_validate(data)
     except ValidationError as exc:

@@ -192,7 +192,22 @@ def run_suite(
     """Run the selected checks against every target; one target's failure never stops others."""
     sessions = sessions or AwsSessions()
     inventory = Inventory(sessions)
-    inventory.register(config.targets, lambda t: ssm_names(t.config_sources))
+    scope = options.scope
+
+    def readable_ssm_names(target: Target) -> list[str]:
+        # A name outside the deployment's scope would make the whole batched GetParameters
+        # call fail; CONFIG_MATCH_* reports it instead.
+        names = ssm_names(target.config_sources)
+        return [n for n in names if scope is None or scope.ssm_read_problem(target, n) is None]
+
+    # A target the deployment may not read (its region) is not touched at all.
+    outside = {
+        t.name: problem
+        for t in config.targets
+        if scope and (problem := scope.region_problem(t, sessions.region_for(t.region)))
+    }
+    targets = [t for t in config.targets if t.name not in outside]
+    inventory.register(targets, readable_ssm_names)
     started, t0 = utc_now(), time.monotonic()
     deadline = None if options.time_budget_s is None else t0 + options.time_budget_s
     selected = select_checks(options.checks, registry)
@@ -205,7 +220,7 @@ def run_suite(
         for need in check.needs:
             key = (-weights[check.name], position[check.name])
             need_priority[need] = min(need_priority.get(need, key), key)
-    runs = [_TargetRun(t, inventory.view(t), list(selected)) for t in config.targets]
+    runs = [_TargetRun(t, inventory.view(t), list(selected)) for t in targets]
     sessions.prepare(clients_ahead(selected, runs))
     concurrency = max(1, options.concurrency)
     threads = min(MAX_THREADS, concurrency + WAITING_THREADS_PER_TARGET * len(runs))
@@ -313,13 +328,20 @@ def run_suite(
         scheduler.close(wait=deadline is None)
 
     finished = utc_now()
+    by_target = {run.target.name: run for run in runs}
     reports = []
-    for run in runs:
-        ordered = [run.results[c.name] for c in selected if c.name in run.results]
+    for target in config.targets:
+        run = by_target.get(target.name)
+        if run is None:
+            ordered = outside_scope_results(selected, outside[target.name])
+            region = sessions.region_for(target.region) or ""
+        else:
+            ordered = [run.results[c.name] for c in selected if c.name in run.results]
+            region = run.view.region or ""
         reports.append(
             Report(
-                target=run.target.name,
-                region=run.view.region or "",
+                target=target.name,
+                region=region,
                 checks=ordered,
                 root_cause_hints=root_cause_hints(ordered),
                 started_at=started,
@@ -327,3 +349,15 @@ def run_suite(
             )
         )
     return SuiteReport(reports, started, finished, stats=sessions.stats.snapshot())
+
+
+def outside_scope_results(selected: Sequence[Check], problem: str) -> list[CheckResult]:
+    """A target the deployment may not read: AWS_ACCESS FAILs naming the limit (so it is
+    alarmed on, not silently unchecked), every other check is skipped for it."""
+    fix = problem.split(": ", 1)[-1]
+    return [
+        CheckResult(c.name, Status.FAIL, problem, [fix[:1].upper() + fix[1:]])
+        if c.name == "AWS_ACCESS"
+        else CheckResult(c.name, Status.SKIP, f"not checked: {problem}")
+        for c in selected
+    ]

@@ -3,15 +3,18 @@
 Covers what decides the common cases: Allow/Deny, Action/NotAction, Resource/NotResource
 with `*` and `?` wildcards, explicit deny winning. A statement with a Condition (or a
 policy variable in its resources) cannot be decided without the request context, so it
-makes the answer "undetermined" rather than allowed. Permission boundaries, session
-policies and SCPs are not evaluated; the simulator does those when it is permitted.
+makes the answer "undetermined" rather than allowed, unless the caller gives the context
+(`context`: condition key -> value or values), in which case the common operators are
+evaluated (String*, Arn*, Bool, ForAllValues:/ForAnyValue:, ...IfExists); an operator this
+module does not know still makes the statement undetermined. Permission boundaries,
+session policies and SCPs are not evaluated; the simulator does those when it is permitted.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -93,16 +96,76 @@ def _matches(statement: dict[str, Any], key: str, value: str, case_sensitive: bo
     return False
 
 
-def _is_conditional(statement: dict[str, Any]) -> bool:
-    if statement.get("Condition"):
-        return True
+def _has_policy_variable(statement: dict[str, Any]) -> bool:
     # ${aws:username} and friends are resolved from the request context we do not have.
     resources = _as_list(statement.get("Resource")) + _as_list(statement.get("NotResource"))
     return any("${" in str(r) for r in resources)
 
 
-def evaluate(policies: Sequence[PolicyDocument], action: str, resource: str) -> Evaluation:
-    """Decide one action on one resource ARN the way IAM does for identity policies."""
+Context = Mapping[str, str | Sequence[str]]
+_STRING_OPERATORS = {
+    "StringEquals": lambda p, v: p == v,
+    "StringNotEquals": lambda p, v: p != v,
+    "StringEqualsIgnoreCase": lambda p, v: p.lower() == v.lower(),
+    "StringLike": lambda p, v: wildcard_match(p, v),
+    "StringNotLike": lambda p, v: not wildcard_match(p, v),
+    "ArnEquals": lambda p, v: wildcard_match(p, v),
+    "ArnLike": lambda p, v: wildcard_match(p, v),
+    "ArnNotEquals": lambda p, v: not wildcard_match(p, v),
+    "ArnNotLike": lambda p, v: not wildcard_match(p, v),
+    "Bool": lambda p, v: p.lower() == v.lower(),
+}
+_NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
+
+
+def _key_holds(operator: str, policy_values: list[str], request: Any) -> bool | None:
+    """One condition key; None when the operator is not one this module evaluates."""
+    qualifier, _, base = operator.rpartition(":")
+    if_exists = base.endswith("IfExists")
+    base = base.removesuffix("IfExists")
+    test = _STRING_OPERATORS.get(base)
+    if test is None or qualifier not in ("", "ForAllValues", "ForAnyValue"):
+        return None
+    values = [] if request is None else [str(v) for v in _as_list(request)]
+    # Negated operators hold when no policy value matches; others when one does.
+    combine = all if base in _NEGATED else any
+
+    def matches(value: str) -> bool:
+        return combine(test(str(p), value) for p in policy_values)
+
+    if qualifier == "ForAllValues":
+        return all(matches(v) for v in values)
+    if qualifier == "ForAnyValue":
+        return any(matches(v) for v in values)
+    if request is None:
+        return if_exists or base in _NEGATED
+    return all(matches(v) for v in values)
+
+
+def condition_holds(condition: dict[str, Any], context: Context) -> bool | None:
+    """Whether a statement's Condition holds in `context`; None when it cannot be told."""
+    for operator, keys in condition.items():
+        if not isinstance(keys, dict):
+            return None
+        for key, policy_values in keys.items():
+            request = next((v for k, v in context.items() if k.lower() == key.lower()), None)
+            held = _key_holds(operator, [str(p) for p in _as_list(policy_values)], request)
+            if held is not True:
+                return held
+    return True
+
+
+def evaluate(
+    policies: Sequence[PolicyDocument],
+    action: str,
+    resource: str,
+    context: Context | None = None,
+) -> Evaluation:
+    """Decide one action on one resource ARN the way IAM does for identity policies.
+
+    Without `context`, a statement with a Condition is undetermined; with it, the
+    condition is evaluated where the operator is one this module knows.
+    """
     deny: list[str] = []
     deny_maybe: list[str] = []
     allow: list[str] = []
@@ -114,7 +177,13 @@ def evaluate(policies: Sequence[PolicyDocument], action: str, resource: str) -> 
             if not _matches(statement, "Resource", resource, case_sensitive=True):
                 continue
             label = f"{policy.source} statement {statement.get('Sid') or index}"
-            conditional = _is_conditional(statement)
+            conditional = _has_policy_variable(statement)
+            condition = statement.get("Condition")
+            if condition:
+                held = None if context is None else condition_holds(condition, context)
+                if held is False:
+                    continue
+                conditional = conditional or held is None
             if str(statement.get("Effect", "")).lower() == "deny":
                 (deny_maybe if conditional else deny).append(label)
             elif str(statement.get("Effect", "")).lower() == "allow":

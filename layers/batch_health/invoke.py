@@ -182,6 +182,7 @@ def demo_world(scenario: str) -> Iterator[dict[str, str]]:
             "JOB_DEFINITION": target["job_definition"],
             "LOG_GROUP": target.get("log_group", ""),
             "CONFIG_SOURCES": json.dumps(target.get("config_sources", {})),
+            "CONFIG_PARAMETER_PATH": "/academy/api/",
             "ALERT_TOPIC_ARN": topic,
             "INCIDENT_TABLE_NAME": table,
             "POWERTOOLS_METRICS_NAMESPACE": DEMO_NAMESPACE,

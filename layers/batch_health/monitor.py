@@ -10,29 +10,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
 from batch_health.aws import AwsSessions
 from batch_health.checks import RunOptions
-from batch_health.config import ConfigError, SuiteConfig, parse_suite_config
+from batch_health.config import SuiteConfig
 from batch_health.engine import run_suite
 from batch_health.errors import classify
 from batch_health.lambda_event import InvalidEventError, MonitorEvent, parse_event
+from batch_health.lease import LeaseOutcome, LeaseState, RunLease, lease_name
+from batch_health.limits import LAMBDA_RESPONSE_MAX_BYTES, LOGGED_DETAIL_MAX_CHARS
 from batch_health.metrics import emit_suite_metrics, record_notification_failures
-from batch_health.models import SuiteReport
+from batch_health.models import SuiteReport, utc_now
 from batch_health.observability import logger, metrics, tracer
 from batch_health.settings import MonitorSettings
+from batch_health.targets_parameter import read_targets
+from batch_health.text import clip
 
 # (suite, settings, sessions) -> one line per failed notification
 Notifier = Callable[[SuiteReport, MonitorSettings, AwsSessions], list[str]]
-
-
-class TargetsParameterError(ConfigError):
-    """The TARGETS_PARAMETER document cannot be read or is invalid."""
 
 
 @dataclass
@@ -72,33 +75,9 @@ def reset_runtime() -> None:
 def load_targets(settings: MonitorSettings, rt: Runtime) -> SuiteConfig:
     if settings.targets_parameter is None:
         return SuiteConfig(targets=[settings.single_target()])
-    return read_targets_parameter(
+    return read_targets(
         settings.targets_parameter, rt.ssm_provider(), settings.targets_max_age_seconds
     )
-
-
-def read_targets_parameter(name: str, provider: Any, max_age: int) -> SuiteConfig:
-    """The `{"targets": [...]}` document (config-file schema) stored in an SSM parameter."""
-    from aws_lambda_powertools.utilities.parameters.exceptions import (
-        GetParameterError,
-        TransformParameterError,
-    )
-
-    where = f"TARGETS_PARAMETER {name}"
-    try:
-        document = provider.get(name, max_age=max_age, transform="json", decrypt=True)
-    except TransformParameterError as exc:
-        raise TargetsParameterError(f"{where}: not a JSON document: {exc}") from None
-    except GetParameterError as exc:
-        cause = exc.__context__
-        if isinstance(cause, ClientError | BotoCoreError):
-            failure = classify(cause)
-            hint = failure.hint(action="ssm:GetParameter", resource=name)
-            detail = f"{failure.summary.rstrip('.')}. {hint}"
-        else:
-            detail = str(exc)
-        raise TargetsParameterError(f"{where}: cannot read it: {detail}") from None
-    return parse_suite_config(document, source=where)
 
 
 def select_targets(config: SuiteConfig, names: list[str] | None) -> SuiteConfig:
@@ -112,6 +91,37 @@ def select_targets(config: SuiteConfig, names: list[str] | None) -> SuiteConfig:
             f"configured targets: {', '.join(known)}"
         )
     return SuiteConfig(targets=[t for t in config.targets if t.name in names])
+
+
+# A lease outlives the run by this much at most: the function's own limit, plus slack.
+LEASE_SLACK = timedelta(seconds=30)
+MAX_FUNCTION_TIME = timedelta(minutes=15)
+
+
+@contextlib.contextmanager
+def run_lease(
+    name: str | None, settings: MonitorSettings, sessions: AwsSessions, context: Any
+) -> Iterator[LeaseOutcome]:
+    """Hold the run's lease (if it takes one) for the length of the `with` block."""
+    if name is None or not settings.incident_table_name:
+        yield LeaseOutcome(LeaseState.ACQUIRED)
+        return
+    holder = str(getattr(context, "aws_request_id", "") or "local")
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    lifetime = timedelta(milliseconds=remaining()) if remaining else MAX_FUNCTION_TIME
+    try:
+        lease = RunLease(sessions.client("dynamodb"), settings.incident_table_name, name, holder)
+    except BotoCoreError as exc:
+        yield LeaseOutcome(LeaseState.UNAVAILABLE, reason=classify(exc).summary)
+        return
+    outcome = lease.acquire(utc_now(), lifetime + LEASE_SLACK)
+    try:
+        yield outcome
+    finally:
+        if outcome.state is LeaseState.ACQUIRED:
+            problem = lease.release()
+            if problem:
+                logger.warning("lease not released", extra={"lease": name, "error": problem})
 
 
 def time_budget_s(context: Any, margin_ms: int) -> float | None:
@@ -174,7 +184,8 @@ def log_results(suite: SuiteReport, event: MonitorEvent) -> None:
                         "name": c.name,
                         "status": c.status.value,
                         "duration_ms": c.duration_ms,
-                        "detail": c.detail,
+                        # A log event is cut at 256 KB, which would break the JSON line.
+                        "detail": clip(c.detail, LOGGED_DETAIL_MAX_CHARS),
                     }
                     for c in report.checks
                 ],
@@ -201,6 +212,7 @@ def handle(
         time_budget_s=time_budget_s(context, settings.time_budget_margin_ms),
         concurrency=settings.check_concurrency,
         environ=settings.source_environ,
+        scope=settings.scope(),
     )
     logger.info(
         "run starting",
@@ -213,6 +225,28 @@ def handle(
             "time_budget_s": options.time_budget_s,
         },
     )
+    lease = lease_name(parsed.trigger, request.allow_test_submit)
+    with run_lease(lease, settings, rt.sessions, context) as held:
+        if held.state is LeaseState.HELD:
+            # That run checks the same targets; two would submit two smoke jobs and
+            # double every API call. Nothing is emitted: the holder's run emits.
+            message = held.describe(lease or "")
+            logger.info("run skipped", extra={"reason": message})
+            return {"skipped": True, "reason": f"another run is in progress: {message}"}
+        if held.state is LeaseState.UNAVAILABLE:
+            logger.warning("run lease unavailable", extra={"reason": held.describe(lease or "")})
+        return run_and_report(config, options, parsed, settings, rt, notifier)
+
+
+def run_and_report(
+    config: SuiteConfig,
+    options: RunOptions,
+    parsed: MonitorEvent,
+    settings: MonitorSettings,
+    rt: Runtime,
+    notifier: Notifier,
+) -> dict[str, Any]:
+    """Run the suite, log it, emit its metrics, notify; the JSON report."""
     before = rt.sessions.stats.snapshot()  # the sessions outlive runs; count this one
     suite = run_suite(config, options, rt.sessions)
     suite.stats = {k: v - before.get(k, 0) for k, v in suite.stats.items()}
@@ -224,8 +258,41 @@ def handle(
         namespace=settings.metrics_namespace,
         publish_durations=settings.publish_duration_metrics,
     )
-    if request.notify and settings.alert_topic_arn:
+    if parsed.request.notify and settings.alert_topic_arn:
         record_notification_failures(metrics, notify(suite, settings, rt.sessions, notifier))
-    elif request.notify:
+    elif parsed.request.notify:
         logger.info("notifications off: no ALERT_TOPIC_ARN configured")
-    return suite.to_dict()
+    return fit_response(suite.to_dict())
+
+
+# Shorter and shorter forms of a report: (characters per detail and hint, hints kept).
+RESPONSE_SHRINK_STEPS = ((LOGGED_DETAIL_MAX_CHARS, 5), (500, 2), (200, 1), (100, 0))
+
+
+def fit_response(document: dict[str, Any]) -> dict[str, Any]:
+    """The report as the invocation's response, within Lambda's 6 MB: with very many
+    targets, the checks' `data` (the facts behind each detail, also in the log) goes
+    first, then details and hints are shortened."""
+
+    def size(doc: dict[str, Any]) -> int:
+        return len(json.dumps(doc, default=str).encode())
+
+    if size(document) <= LAMBDA_RESPONSE_MAX_BYTES:
+        return document
+    for chars, hints in RESPONSE_SHRINK_STEPS:
+        shorter = json.loads(json.dumps(document, default=str))
+        for report in shorter.get("reports") or [shorter]:
+            for check in report.get("checks", []):
+                check["data"] = {}
+                check["detail"] = clip(check["detail"], chars)
+                check["hints"] = [clip(h, chars) for h in check["hints"][:hints]]
+            report["root_cause_hints"] = [
+                clip(h, chars) for h in report.get("root_cause_hints", [])[: hints * 2]
+            ]
+        shorter["truncated"] = (
+            "check data left out and details shortened to fit Lambda's 6 MB response; "
+            "the function's log has every check in full"
+        )
+        if size(shorter) <= LAMBDA_RESPONSE_MAX_BYTES:
+            return shorter
+    return shorter

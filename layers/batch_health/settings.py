@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from batch_health.checks import parse_check_names
-from batch_health.config import Target
+from batch_health.config import REGION_RE, Target
+from batch_health.scope import DeploymentScope
 
 SECRET_ARN_RE = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$"
 TOPIC_ARN_RE = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$"
@@ -113,7 +114,6 @@ def format_settings_error(exc: ValidationError) -> str:
 class MonitorSettings(_EnvModel):
     """The monitor function's configuration (template parameters become these variables)."""
 
-    stage: str = Field("dev", validation_alias="STAGE")
     job_queue: Optional = Field(None, validation_alias="JOB_QUEUE")
     job_definition: Optional = Field(None, validation_alias="JOB_DEFINITION")
     log_group: Optional = Field(None, validation_alias="LOG_GROUP")
@@ -127,6 +127,15 @@ class MonitorSettings(_EnvModel):
         300, validation_alias="TARGETS_MAX_AGE_SECONDS"
     )
     target_name: str = Field("default", validation_alias="TARGET_NAME")
+    # What the function's role may read and submit (template.yaml's Permissions parameters).
+    region: Annotated[str, Field(pattern=REGION_RE)] | None = Field(
+        None, validation_alias="AWS_REGION"
+    )
+    monitored_regions: Annotated[
+        tuple[Annotated[str, Field(pattern=REGION_RE)], ...], BeforeValidator(_comma_list)
+    ] = Field((), validation_alias="MONITORED_REGIONS")
+    log_group_prefix: str = Field("/aws/batch/", validation_alias="LOG_GROUP_PREFIX")
+    config_parameter_path: Optional = Field(None, validation_alias="CONFIG_PARAMETER_PATH")
     critical_checks: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = Field(
         ("LOG_GROUP_CHECK", "SMOKE_SUBMIT_CHECK"), validation_alias="CRITICAL_CHECKS"
     )
@@ -171,21 +180,40 @@ class MonitorSettings(_EnvModel):
         env = dict(os.environ if environ is None else environ)
         sources = {k: v for k, v in env.items() if k not in CREDENTIAL_VARIABLES}
         settings: MonitorSettings = cls._from(env, source_environ=sources)
+        missing = [
+            var
+            for var, value in (
+                ("JOB_QUEUE", settings.job_queue),
+                ("JOB_DEFINITION", settings.job_definition),
+            )
+            if value is None
+        ]
+        if settings.targets_parameter is None and missing:
+            raise SettingsError(
+                f"{' and '.join(missing)}: required when TARGETS_PARAMETER is not set"
+            )
+        if len(missing) == 1:
+            raise SettingsError(
+                f"{missing[0]}: set JOB_QUEUE and JOB_DEFINITION together (the smoke target)"
+            )
+        if settings.region is None:
+            raise SettingsError("AWS_REGION: not set (Lambda sets it; so does the CLI's --region)")
         if settings.targets_parameter is None:
-            missing = [
-                var
-                for var, value in (
-                    ("JOB_QUEUE", settings.job_queue),
-                    ("JOB_DEFINITION", settings.job_definition),
-                )
-                if value is None
-            ]
-            if missing:
-                raise SettingsError(
-                    f"{' and '.join(missing)}: required when TARGETS_PARAMETER is not set"
-                )
             settings.single_target()  # validate now, naming the variables
         return settings
+
+    def scope(self) -> DeploymentScope:
+        """What this deployment's role may read and submit."""
+        home = self.region or ""
+        return DeploymentScope(
+            home_region=home,
+            regions=frozenset(self.monitored_regions or (home,)),
+            log_group_prefix=self.log_group_prefix,
+            log_group=self.log_group,
+            config_parameter_path=self.config_parameter_path,
+            smoke_job_queue=self.job_queue,
+            smoke_job_definition=self.job_definition,
+        )
 
     def single_target(self) -> Target:
         """The one target described by JOB_QUEUE, JOB_DEFINITION, LOG_GROUP, ..."""

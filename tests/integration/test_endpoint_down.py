@@ -103,6 +103,8 @@ def healthy(endpoint: Endpoint, tmp_path: Path) -> dict[str, Any]:
 def settings_for(target: dict[str, Any]) -> MonitorSettings:
     return MonitorSettings.from_env(
         {
+            "AWS_REGION": "ap-northeast-2",
+            "CONFIG_PARAMETER_PATH": "/academy/api/",
             "TARGET_NAME": target["name"],
             "JOB_QUEUE": target["job_queue"],
             "JOB_DEFINITION": target["job_definition"],

@@ -135,6 +135,8 @@ def chain(seed_world, world: WorldBuilder, slack: SlackStub, monkeypatch: pytest
     )
     settings = MonitorSettings.from_env(
         {
+            "AWS_REGION": "ap-northeast-2",
+            "CONFIG_PARAMETER_PATH": "/academy/api/",
             "TARGETS_PARAMETER": "/batch-health/targets",
             "ALERT_TOPIC_ARN": stack.topic_arn,
             "INCIDENT_TABLE_NAME": TABLE,

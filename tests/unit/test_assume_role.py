@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import run_targets
+from support.suite import run_targets
 
 from batch_health.aws import SESSION_NAME, AwsSessions
 from batch_health.demo import WorldBuilder, build_healthy

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from conftest import run_targets
+from support.suite import run_targets
 
 from batch_health import inventory
 from batch_health.aws import AwsSessions

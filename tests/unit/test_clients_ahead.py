@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from botocore.paginate import Paginator
-from conftest import run_targets
+from support.suite import run_targets
 
 from batch_health import aws
 from batch_health.aws import AwsSessions, ClientKey

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
-from conftest import run_targets
 from moto.core.authorization import enable_iam_authentication
+from support.suite import run_targets
 
 from batch_health.aws import AwsSessions
 from batch_health.demo import CE, JOBDEF, QUEUE, REGION, WorldBuilder, build_seed

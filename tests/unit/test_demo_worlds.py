@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run_target
+from support.suite import run_target
 
 from batch_health.models import Status
 

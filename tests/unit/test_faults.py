@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from conftest import run_targets
+from support.suite import run_targets
 
 from batch_health import monitor
 from batch_health.aws import AwsSessions
@@ -242,6 +242,8 @@ def emf_lines(out: str) -> list[dict[str, Any]]:
 def settings_for(target: dict[str, Any], **env: str) -> MonitorSettings:
     return MonitorSettings.from_env(
         {
+            "AWS_REGION": "ap-northeast-2",
+            "CONFIG_PARAMETER_PATH": "/academy/api/",
             "TARGET_NAME": target["name"],
             "JOB_QUEUE": target["job_queue"],
             "JOB_DEFINITION": target["job_definition"],

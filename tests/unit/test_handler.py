@@ -34,8 +34,8 @@ def fresh_runtime() -> Iterator[None]:
 def set_function_env(monkeypatch, config_sources: dict[str, Any] | None = None) -> None:
     """The environment template.yaml gives the function, for the seed's target."""
     env = {
-        "STAGE": "dev",
         "TARGET_NAME": "academy-video",
+        "CONFIG_PARAMETER_PATH": "/academy/api/",
         "JOB_QUEUE": "academy-video-batch-queue",
         "JOB_DEFINITION": "academy-video-batch-jobdef",
         "CONFIG_SOURCES": json.dumps(config_sources or {}),
@@ -163,6 +163,8 @@ def test_unknown_target_in_the_event_is_rejected(env_only):
 def settings(**env: str) -> MonitorSettings:
     return MonitorSettings.from_env(
         {
+            "AWS_REGION": "ap-northeast-2",
+            "CONFIG_PARAMETER_PATH": "/academy/api/",
             "JOB_QUEUE": "academy-video-batch-queue",
             "JOB_DEFINITION": "academy-video-batch-jobdef",
             "TARGET_NAME": "academy-video",

@@ -10,7 +10,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError, create_parser
-from conftest import run_target, run_targets
+from support.suite import run_target, run_targets
 
 from batch_health.aws import AwsSessions
 from batch_health.config import Target

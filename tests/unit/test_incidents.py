@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from support.sns import document_of
 
 from batch_health.aws import AwsSessions
 from batch_health.models import CheckResult, Report, Status, SuiteReport
@@ -190,7 +191,7 @@ def test_an_incident_sends_fail_once_then_a_reminder_then_resolved(channel, conf
     assert [p["event"] for p in resolved.published] == ["RESOLVED"]
     [env] = channel.received()
     assert env["Subject"] == "[RESOLVED] academy-video LOG_GROUP_CHECK: resolved after 6 h 42 min"
-    doc = json.loads(env["Message"])
+    doc = document_of(env)
     assert doc["since"] == "2025-06-01T09:00:00Z" and doc["duration"] == "6 h 42 min"
 
     # Recovered and quiet: nothing more.
@@ -211,7 +212,7 @@ def test_threshold_two_waits_for_the_second_failed_run(channel, aws):
     second = run(config, Status.FAIL, T0 + timedelta(minutes=5))
     assert [p["event"] for p in second.published] == ["FAIL"]
     [env] = channel.received()
-    doc = json.loads(env["Message"])
+    doc = document_of(env)
     assert doc["failures"] == 2 and doc["since"] == "2025-06-01T09:00:00Z"
 
 
@@ -328,7 +329,7 @@ def test_missing_table_fails_open_and_counts_it(channel, aws):
     assert len(outcome.failures) == 1 and "no-such-table" in outcome.failures[0]
     assert "not found" in outcome.failures[0]
     [env] = channel.received()
-    assert json.loads(env["Message"])["note"] == FAIL_OPEN_NOTE
+    assert document_of(env)["note"] == FAIL_OPEN_NOTE
     # Without state nothing can be resolved; an OK run sends nothing.
     assert run(config, Status.OK, T0 + timedelta(minutes=5)).published == []
 
@@ -381,7 +382,7 @@ def test_a_failed_publish_is_undone_so_the_next_run_sends_it(channel, config):
     )
     retry = run(config, Status.FAIL, T0 + timedelta(minutes=5))
     assert [p["event"] for p in retry.published] == ["FAIL"]
-    doc = json.loads(channel.received()[0]["Message"])
+    doc = document_of(channel.received()[0])
     assert doc["since"] == "2025-06-01T09:05:00Z"
 
 
@@ -391,7 +392,7 @@ def test_without_a_table_every_failing_run_notifies(channel, aws):
     run(config, Status.FAIL, T0 + timedelta(minutes=5))
     envelopes = channel.received()
     assert events(envelopes) == ["FAIL", "FAIL"]
-    assert "incident tracking is off" in json.loads(envelopes[0]["Message"])["note"]
+    assert "incident tracking is off" in document_of(envelopes[0])["note"]
 
 
 def test_without_a_topic_nothing_is_sent_or_stored(channel, config):

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import light_queue, run_target
+from support.suite import light_queue, run_target
 
 from batch_health.demo import CE, JOBDEF, QUEUE, WORKER_COMMAND
 from batch_health.inventory import TargetView

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import run_target
+from support.suite import run_target
 
 from batch_health.demo import JOBDEF, LOG_GROUP, QUEUE, WORKER_COMMAND
 from batch_health.inventory import TargetView
@@ -265,7 +265,7 @@ def test_error_lines_warn_quoting_the_newest(target, world):
         "2 error line(s) in the last 3 events, newest in s1: 'ERROR cannot open" in content.detail
     )
     quoted = content.data["error_example"]["message"]
-    assert quoted.endswith("...") and len(quoted) == 160
+    assert quoted.endswith("…") and len(quoted) == 160
     assert any(f"aws logs tail {LOG_GROUP} --log-stream-names s1" in h for h in content.hints)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from conftest import run_targets
+from support.suite import run_targets
 
 from batch_health.aws import AwsSessions
 from batch_health.config import ConfigError, load_config_file, parse_suite_config

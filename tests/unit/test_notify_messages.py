@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from batch_health.limits import SNS_MESSAGE_MAX_BYTES
 from batch_health.models import CheckResult, Report, Status
 from batch_health.notify.incidents import incident_notification
 from batch_health.notify.messages import (
@@ -16,8 +17,9 @@ from batch_health.notify.messages import (
     console_links,
     format_duration,
     message_attributes,
+    publish_request,
+    publish_size,
     render_text,
-    sns_message,
     subject,
 )
 
@@ -65,10 +67,10 @@ def test_reminder_and_resolved_subjects_say_how_long(event, minutes, expected):
     assert subject(notification(event, minutes)).startswith(expected)
 
 
-def test_subject_is_at_most_100_printable_ascii_characters():
+def test_subject_is_under_100_printable_ascii_characters():
     long = "log group " + "/aws/batch/" + "x" * 200 + " 로그 그룹이 없습니다\nsecond line"
     s = subject(notification(detail=long))
-    assert len(s) == 100 and s.endswith("...")
+    assert len(s) == 99 and s.endswith("...")  # "less than 100 characters long"
     assert all(32 <= ord(c) < 127 for c in s)
     assert subject(notification(detail="café\tnaïve")).endswith(": cafe naive")
 
@@ -119,13 +121,12 @@ def test_queue_link_without_an_arn_opens_the_queue_list():
     )
 
 
-def test_sns_message_gives_people_text_and_programs_the_document():
+def test_the_publish_request_gives_people_text_and_programs_the_document():
     n = notification()
-    structure = json.loads(sns_message(n))
-    assert set(structure) == {"default", "email", "lambda", "sqs"}
-    assert structure["default"] == structure["email"] == render_text(n)
-    doc = json.loads(structure["lambda"])
-    assert structure["sqs"] == structure["lambda"]
+    request = publish_request(n)
+    assert set(request) == {"Subject", "Message", "MessageAttributes"}
+    assert request["Message"] == render_text(n)
+    doc = json.loads(request["MessageAttributes"]["document"]["StringValue"])
     assert doc["kind"] == "batch-health.notification"
     assert (doc["event"], doc["target"], doc["check"], doc["status"]) == (
         "FAIL",
@@ -133,7 +134,7 @@ def test_sns_message_gives_people_text_and_programs_the_document():
         "LOG_GROUP_CHECK",
         "FAIL",
     )
-    assert doc["hints"] == HINTS and doc["subject"] == subject(n)
+    assert doc["hints"] == HINTS and doc["subject"] == subject(n) == request["Subject"]
 
 
 def test_document_round_trips():
@@ -160,7 +161,9 @@ def test_malformed_documents_name_the_field(change, error):
 
 
 def test_message_attributes_for_subscription_filters():
-    attrs = message_attributes(notification(Event.RESOLVED, 42))
+    n = notification(Event.RESOLVED, 42)
+    attrs = message_attributes(n)
+    assert json.loads(attrs.pop("document")["StringValue"]) == n.to_document()
     assert attrs == {
         "target": {"DataType": "String", "StringValue": "academy-video"},
         "check": {"DataType": "String", "StringValue": "LOG_GROUP_CHECK"},
@@ -190,4 +193,4 @@ def test_long_details_and_many_hints_are_clipped_for_sns():
     result.hints = [f"hint {i}" for i in range(50)]
     n = incident_notification(r, result, Event.FAIL, T0)
     assert len(n.detail) == 1000 and len(n.hints) == 20
-    assert len(sns_message(n).encode()) < 256 * 1024
+    assert publish_size(publish_request(n)) <= SNS_MESSAGE_MAX_BYTES

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from support.sns import document_of
 
 from batch_health import notify_test
 from batch_health.cli import main
@@ -71,7 +72,7 @@ def test_sns_gets_a_clearly_marked_test_message(topic, capsys):
     envelope = json.loads(m["Body"])
     assert envelope["Subject"] == "[TEST] batch-health notification test (no action needed)"
     assert envelope["MessageAttributes"]["event"] == {"Type": "String", "Value": "TEST"}
-    assert json.loads(envelope["Message"])["event"] == "TEST"
+    assert document_of(envelope)["event"] == "TEST"
 
 
 def test_slack_gets_the_test_card(secret, slack, capsys):

@@ -368,6 +368,8 @@ def test_a_targets_parameter_runs_or_is_rejected_and_nothing_is_sent(doc, record
     name = "/batch-health/targets"
     settings_ = MonitorSettings.from_env(
         {
+            "AWS_REGION": "ap-northeast-2",
+            "CONFIG_PARAMETER_PATH": "/academy/api/",
             "TARGETS_PARAMETER": name,
             "ALERT_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:alerts",
             "POWERTOOLS_METRICS_NAMESPACE": "BatchHealth",

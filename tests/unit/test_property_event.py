@@ -173,6 +173,8 @@ def assert_names_the_field(message: str, event: Any) -> None:
 def monitor_settings() -> MonitorSettings:
     return MonitorSettings.from_env(
         {
+            "AWS_REGION": "ap-northeast-2",
+            "CONFIG_PARAMETER_PATH": "/academy/api/",
             "TARGET_NAME": TARGET,
             "JOB_QUEUE": "academy-video-batch-queue",
             "JOB_DEFINITION": "academy-video-batch-jobdef",

@@ -247,7 +247,7 @@ def test_json_several_targets_go_under_reports():
 
 
 def test_a_real_run_renders_in_both_formats(seed_world):
-    from conftest import run_target
+    from support.suite import run_target
 
     from batch_health.checks import CHECK_NAMES
 

@@ -31,8 +31,9 @@ PARAMETERS = {
     "LogGroup": "/aws/batch/academy-video-worker",
     "SlackWebhookSecretArn": SECRET_ARN,
     "AlertEmail": "ops@example.com",
-    "JobRoleNames": "academy-batch-exec,academy-video-job",
-    "ConfigParameterPaths": "/academy/api/*",
+    "JobRoleArns": f"arn:aws:iam::{ACCOUNT}:role/academy-batch-exec,"
+    f"arn:aws:iam::{ACCOUNT}:role/academy-video-job",
+    "ConfigParameterPath": "/academy/api/",
     "TargetsParameter": "/batch-health/targets",
     "TargetRoleArns": f"arn:aws:iam::{ACCOUNT}:role/batch-health-target",
 }
@@ -219,6 +220,7 @@ def test_smoke_submit_targets_only_the_configured_queue_and_job_definition(deplo
     assert owner == "MonitorFunctionRole"
     prefix = "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:"
     assert sub_arns(st["Resource"]) == [
+        f"{prefix}job/*",
         f"{prefix}job-queue/${{JobQueue}}",
         f"{prefix}job-definition/${{JobDefinition}}",
         f"{prefix}job-definition/${{JobDefinition}}:*",

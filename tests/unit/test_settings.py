@@ -6,7 +6,11 @@ import pytest
 
 from batch_health.settings import MonitorSettings, NotifierSettings, SettingsError
 
-BASE = {"JOB_QUEUE": "academy-video-batch-queue", "JOB_DEFINITION": "academy-video-batch-jobdef"}
+BASE = {
+    "AWS_REGION": "ap-northeast-2",
+    "JOB_QUEUE": "academy-video-batch-queue",
+    "JOB_DEFINITION": "academy-video-batch-jobdef",
+}
 SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:slack-webhook-AbCdEf"
 
 
@@ -28,7 +32,6 @@ def test_template_values_are_parsed():
     s = MonitorSettings.from_env(
         {
             **BASE,
-            "STAGE": "prod",
             "LOG_GROUP": "/aws/batch/academy-video-worker",
             "TARGET_NAME": "academy-video",
             "CONFIG_SOURCES": '{"api": {"job_queue": "ssm:/academy/api/Q"}}',
@@ -86,7 +89,9 @@ def test_errors_name_the_variable(env, expected):
 
 
 def test_targets_parameter_replaces_the_single_target():
-    s = MonitorSettings.from_env({"TARGETS_PARAMETER": "/batch-health/targets"})
+    s = MonitorSettings.from_env(
+        {"AWS_REGION": "ap-northeast-2", "TARGETS_PARAMETER": "/batch-health/targets"}
+    )
     assert s.targets_parameter == "/batch-health/targets"
     assert s.targets_max_age_seconds == 300
 

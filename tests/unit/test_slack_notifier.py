@@ -15,7 +15,7 @@ import pytest
 from batch_health.models import CheckResult, Report, Status
 from batch_health.notify import notifier
 from batch_health.notify.incidents import incident_notification
-from batch_health.notify.messages import Event, sns_message
+from batch_health.notify.messages import Event, publish_request
 from batch_health.notify.notifier import NotifierInputError, card_for_record
 from batch_health.notify.slack import SlackError, render
 from batch_health.notify.webhook_secret import (
@@ -78,8 +78,11 @@ def sns_event(message: str, subject: str = "", **attributes: str) -> dict[str, A
     }
 
 
-def lambda_message(n) -> str:
-    return json.loads(sns_message(n))["lambda"]
+def published(n) -> dict[str, Any]:
+    """The SNS event the notifier receives when the monitor publishes `n`."""
+    request = publish_request(n)
+    attributes = {k: v["StringValue"] for k, v in request["MessageAttributes"].items()}
+    return sns_event(request["Message"], request["Subject"], **attributes)
 
 
 def all_text(payload: dict[str, Any]) -> str:
@@ -90,7 +93,7 @@ def all_text(payload: dict[str, Any]) -> str:
 
 
 def test_incident_document_becomes_a_block_kit_card():
-    payload = render(card_for_record(sns_event(lambda_message(incident()))["Records"][0]))
+    payload = render(card_for_record(published(incident())["Records"][0]))
     blocks = payload["blocks"]
     assert blocks[0] == {
         "type": "header",
@@ -118,9 +121,7 @@ def test_incident_document_becomes_a_block_kit_card():
 
 
 def test_resolved_card_says_how_long_it_failed():
-    payload = render(
-        card_for_record(sns_event(lambda_message(incident(Event.RESOLVED)))["Records"][0])
-    )
+    payload = render(card_for_record(published(incident(Event.RESOLVED))["Records"][0]))
     assert payload["blocks"][0]["text"]["text"] == (
         ":large_green_circle: RESOLVED: LOG_GROUP_CHECK on academy-video"
     )
@@ -133,7 +134,7 @@ def test_resolved_card_says_how_long_it_failed():
 
 def test_user_text_is_escaped_for_mrkdwn():
     n = incident(detail="queue <!channel> & <https://evil.example|click me> > 0")
-    payload = render(card_for_record(sns_event(lambda_message(n))["Records"][0]))
+    payload = render(card_for_record(published(n)["Records"][0]))
     detail = payload["blocks"][2]["text"]["text"]
     assert detail == ("queue &lt;!channel&gt; &amp; &lt;https://evil.example|click me&gt; &gt; 0")
     assert "<!channel>" not in all_text(payload)
@@ -281,7 +282,7 @@ def notifier_env(monkeypatch: pytest.MonkeyPatch, secret_arn: str) -> str:
 
 def test_handler_posts_each_record_and_counts_no_failure(notifier_env, posted, capsys, caplog):
     app = load_app()
-    result = app.lambda_handler(sns_event(lambda_message(incident())), context())
+    result = app.lambda_handler(published(incident()), context())
     assert result == {"posted": 1}
     [(url, payload)] = posted
     assert url == WEBHOOK

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import light_queue, run_target
+from support.suite import light_queue, run_target
 
 from batch_health.checks import CHECK_NAMES, get_check
 from batch_health.checks.smoke import find_unresolved_job_parameters, referenced_parameters

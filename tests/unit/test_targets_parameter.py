@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import boto3
 import pytest
 
 from batch_health import monitor
-from batch_health.config import ConfigError
+from batch_health.config import ConfigError, parse_suite_config
 from batch_health.invoke import LocalContext
 from batch_health.lambda_event import InvalidEventError
 from batch_health.settings import MonitorSettings
+from batch_health.targets_parameter import TargetsParameterError
 
 PARAMETER = "/batch-health/targets"
 
@@ -19,6 +22,8 @@ PARAMETER = "/batch-health/targets"
 def settings(max_age: int = 300) -> MonitorSettings:
     return MonitorSettings.from_env(
         {
+            "AWS_REGION": "ap-northeast-2",
+            "CONFIG_PARAMETER_PATH": "/academy/api/",
             "TARGETS_PARAMETER": PARAMETER,
             "TARGETS_MAX_AGE_SECONDS": str(max_age),
             "POWERTOOLS_METRICS_NAMESPACE": "BatchHealth",
@@ -121,8 +126,156 @@ def test_invalid_documents_name_the_target_and_key(world, document, expected):
 
 
 def test_a_missing_parameter_says_so_and_what_to_do(aws):
-    with pytest.raises(monitor.TargetsParameterError) as err:
+    with pytest.raises(TargetsParameterError) as err:
         run(monitor.Runtime())
     message = str(err.value)
     assert f"TARGETS_PARAMETER {PARAMETER}: cannot read it: not found" in message
     assert "ParameterNotFound" in message
+
+
+# --- one parameter per target under a path --------------------------------------------------
+
+PATH = "/batch-health/targets/"
+
+
+def path_settings() -> MonitorSettings:
+    return MonitorSettings.from_env(
+        {"AWS_REGION": "ap-northeast-2", "TARGETS_PARAMETER": PATH, "TARGETS_MAX_AGE_SECONDS": "0"}
+    )
+
+
+def run_path(rt: monitor.Runtime) -> dict[str, Any]:
+    return monitor.handle(
+        {"notify": False, "checks": ["QUEUE_CHECK"]}, LocalContext(), path_settings(), rt=rt
+    )
+
+
+def put(world, name: str, value: Any) -> None:
+    text = value if isinstance(value, str) else json.dumps(value)
+    world.client("ssm").put_parameter(Name=f"{PATH}{name}", Value=text, Type="String")
+
+
+def test_each_parameter_under_the_path_is_a_target(seed_world, world):
+    for target in two_targets(seed_world)["targets"]:
+        put(world, target["name"], target)
+    rt = monitor.Runtime()
+    result = run_path(rt)
+    assert [r["target"] for r in result["reports"]] == ["academy-video", "thumbnails"]
+    assert rt.sessions.stats.calls["ssm:GetParametersByPath"] == 1
+
+
+def test_a_bad_parameter_under_the_path_is_named(world):
+    put(world, "good", {"name": "good", "job_queue": "q", "job_definition": "d"})
+    put(world, "bad", {"name": "bad", "job_queue": "q"})
+    with pytest.raises(ConfigError) as err:
+        run_path(monitor.Runtime())
+    assert f"(parameter {PATH}bad): targets[0] (bad).job_definition: Field required" in str(
+        err.value
+    )
+
+
+def test_an_empty_path_says_how_to_fill_it(aws):
+    with pytest.raises(TargetsParameterError, match="batch-health targets push --config FILE"):
+        run_path(monitor.Runtime())
+
+
+def test_the_same_name_in_two_parameters_is_refused(world):
+    put(world, "a", {"name": "same", "job_queue": "q", "job_definition": "d"})
+    put(world, "b", {"name": "same", "job_queue": "q2", "job_definition": "d"})
+    with pytest.raises(TargetsParameterError, match="same name"):
+        run_path(monitor.Runtime())
+
+
+def test_more_than_200_targets_are_refused(world):
+    for i in range(201):
+        put(world, f"t{i:03d}", {"name": f"t{i:03d}", "job_queue": "q", "job_definition": "d"})
+    with pytest.raises(TargetsParameterError, match="at most 200"):
+        run_path(monitor.Runtime())
+
+
+# --- `batch-health targets push` --------------------------------------------------------------
+
+
+def write_config(tmp_path, targets: list[dict[str, Any]]) -> str:
+    path = tmp_path / "targets.json"
+    path.write_text(json.dumps({"targets": targets}))
+    return str(path)
+
+
+def test_push_writes_one_parameter_per_target_that_the_monitor_reads_back(aws, tmp_path, capsys):
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    from batch_health.cli import main
+    from batch_health.targets_parameter import read_targets
+
+    targets = [
+        {"name": f"video-{i}", "job_queue": f"q{i}", "job_definition": "jd", "region": "us-west-2"}
+        for i in range(30)
+    ]
+    config = write_config(tmp_path, targets)
+    assert main(["targets", "push", "--config", config, "--path", PATH]) == 0
+    assert "30 target(s) under /batch-health/targets/" in capsys.readouterr().out
+    provider = SSMProvider(boto3_client=boto3.client("ssm"))
+    back = read_targets(PATH, provider, max_age=0)
+    # Parameters have no order: the monitor reads them sorted by name.
+    expected = parse_suite_config({"targets": targets}).targets
+    assert sorted(t.model_dump_json() for t in back.targets) == sorted(
+        t.model_dump_json() for t in expected
+    )
+
+
+def test_push_refuses_a_target_over_4_kb_naming_its_size_and_writes_nothing(aws, tmp_path, capsys):
+    from batch_health.cli import main
+
+    big = {"smoke": {"parameters": {f"p{i}": "v" * 100 for i in range(45)}}}
+    targets = [
+        {"name": "small", "job_queue": "q", "job_definition": "d"},
+        {"name": "big", "job_queue": "q", "job_definition": "d", **big},
+    ]
+    with pytest.raises(SystemExit) as exit_:
+        main(["targets", "push", "--config", write_config(tmp_path, targets), "--path", PATH])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "nothing was written" in err
+    assert re.search(rf"{PATH}big: 4,\d{{3}} bytes, over the 4,096 bytes a standard parameter", err)
+    assert boto3.client("ssm").get_parameters_by_path(Path=PATH.rstrip("/"))["Parameters"] == []
+    # The advanced tier holds 8 KB: the same config goes through.
+    assert (
+        main(
+            [
+                "targets",
+                "push",
+                "--config",
+                write_config(tmp_path, targets),
+                "--path",
+                PATH,
+                "--tier",
+                "Advanced",
+            ]
+        )
+        == 0
+    )
+
+
+def test_push_prune_removes_targets_no_longer_in_the_config(aws, tmp_path, capsys):
+    from batch_health.cli import main
+
+    two = [{"name": n, "job_queue": "q", "job_definition": "d"} for n in ("a", "b")]
+    main(["targets", "push", "--config", write_config(tmp_path, two), "--path", PATH])
+    main(
+        ["targets", "push", "--config", write_config(tmp_path, two[:1]), "--path", PATH, "--prune"]
+    )
+    assert f"deleted {PATH}b" in capsys.readouterr().out
+    names = [
+        p["Name"]
+        for p in boto3.client("ssm").get_parameters_by_path(Path=PATH.rstrip("/"))["Parameters"]
+    ]
+    assert names == [f"{PATH}a"]
+
+
+def test_push_names_a_bad_path(tmp_path, capsys):
+    from batch_health.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["targets", "push", "--config", "x.json", "--path", "batch-health"])
+    assert "--path 'batch-health': expected an SSM path" in capsys.readouterr().err

@@ -191,7 +191,12 @@ def test_monitor_function():
     fn = RESOURCES["MonitorFunction"]["Properties"]
     assert (fn["CodeUri"], fn["Handler"]) == ("functions/monitor/", "app.lambda_handler")
     assert (ROOT / "functions" / "monitor" / "app.py").is_file()
-    assert fn["ReservedConcurrentExecutions"] == 1
+    # Optional: a reservation needs 100 unreserved concurrency left in the account; runs
+    # are kept from overlapping by a lease instead (tests/unit/test_lease.py).
+    assert fn["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesConcurrency", 1, {"Ref": "AWS::NoValue"}]
+    }
+    assert PARAMETERS["ReserveConcurrency"]["Default"] == "false"
     on_failure = fn["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
     assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
     assert fn["EventInvokeConfig"]["MaximumRetryAttempts"] <= 2
@@ -379,9 +384,12 @@ def test_smoke_submit_only_on_the_configured_queue_and_job_definition():
     assert st["Action"] == "batch:SubmitJob"
     arns = [sub_text(r) for r in st["Resource"]]
     assert all(
-        a.endswith(("job-queue/${JobQueue}", "${JobDefinition}", "${JobDefinition}:*"))
+        a.endswith(("job/*", "job-queue/${JobQueue}", "${JobDefinition}", "${JobDefinition}:*"))
         for a in arns
     )
+    # The new job's ARN (job/*) alone allows nothing: SubmitJob also needs the queue and
+    # the job definition, which are named.
+    assert sum(a.endswith("job/*") for a in arns) == 1
     submitters = [
         st
         for _, st in iam_statements()

@@ -13,6 +13,7 @@ from batch_health.config import Target
 from batch_health.errors import AwsFailure, classify
 from batch_health.inventory import TargetView
 from batch_health.models import CheckResult, Status
+from batch_health.scope import DeploymentScope
 
 
 @dataclass
@@ -24,6 +25,8 @@ class RunOptions:
     time_budget_s: float | None = None  # None: no limit
     concurrency: int = 16
     environ: Mapping[str, str] = field(default_factory=dict)  # for env: config sources
+    # What the deployment's role may do (the monitor function); None: no limit (the CLI).
+    scope: DeploymentScope | None = None
 
 
 @dataclass

@@ -61,7 +61,14 @@ class ConfigMatchCheck(Check):
         values: dict[str, str] = {MONITOR_SOURCE: configured}
         labels: dict[str, str] = {MONITOR_SOURCE: f"target.{self.key}"}
         unreadable: dict[str, str] = {}
+        scope = ctx.options.scope
         for source, spec in specs.items():
+            ref = parse_source(spec)
+            outside = scope.ssm_read_problem(ctx.target, ref.location) if scope else None
+            if ref.kind == "ssm" and outside:
+                unreadable[source] = f"{spec}: {outside}"
+                labels[source] = spec
+                continue
             try:
                 ref, value = resolve_source(
                     spec, ssm_lookup=ctx.aws.ssm_parameter, environ=ctx.options.environ

@@ -18,6 +18,7 @@ from batch_health.status_reasons import (
     classify_job,
     reason_hint,
 )
+from batch_health.text import clip, one_line
 
 MAX_DESCRIBE = 100  # one describe_jobs call: enough to explain the failures that matter
 QUOTE_MAX = 120
@@ -30,8 +31,7 @@ def _now_ms() -> int:
 
 
 def _short(text: str, limit: int = QUOTE_MAX) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    return clip(one_line(text), limit)
 
 
 def _needs_description(job: dict[str, Any]) -> bool:

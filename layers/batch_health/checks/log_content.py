@@ -17,6 +17,7 @@ from batch_health.checks.log_group import (
 )
 from batch_health.errors import classify
 from batch_health.models import CheckResult
+from batch_health.text import clip, one_line
 
 NEWEST_STREAMS = 3  # the scan reads at most this many streams, newest first
 QUOTE_MAX = 160
@@ -29,8 +30,7 @@ ERROR_LINE = re.compile(
 
 
 def quote(message: str, limit: int = QUOTE_MAX) -> str:
-    line = " ".join(message.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    return clip(one_line(message), limit)
 
 
 def format_age(hours: float) -> str:
@@ -69,6 +69,10 @@ class LogContentCheck(JobLogGroupCheck):
             return self.skip(unreadable_detail(name, classify(exc)))
         if group is None:
             return self.skip(f"log group missing: {name} does not exist in {region}")
+        scope = ctx.options.scope
+        outside = scope.log_read_problem(ctx.target, name) if scope else None
+        if outside:
+            return self.skip(outside)
         thresholds = ctx.target.thresholds
         facts: dict[str, Any] = {"log_group": name}
         try:

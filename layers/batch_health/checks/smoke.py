@@ -142,6 +142,12 @@ class SmokeSubmitCheck(Check):
     def run(self, ctx: CheckContext) -> CheckResult:
         if not ctx.options.allow_test_submit:
             return self.skip("ALLOW_TEST_SUBMIT not set")
+        if ctx.target.smoke.enabled is False:
+            return self.skip("smoke.enabled is false for this target")
+        scope = ctx.options.scope
+        not_here = scope.smoke_problem(ctx.target, ctx.aws.region) if scope else None
+        if not_here:
+            return self.skip(not_here)
         smoke, jd_name, queue = ctx.target.smoke, ctx.target.job_definition, ctx.target.job_queue
         jd = self.read_job_definition(ctx)
         if jd is None:

@@ -21,13 +21,15 @@ from batch_health.errors import classify
 from batch_health.models import CheckResult, Report, Status, SuiteReport, iso, utc_now
 from batch_health.notify import sns
 from batch_health.notify.messages import Event, Notification, console_links, subject
+from batch_health.text import clip
 
 logger = logging.getLogger(__name__)
 
 OK, FAIL = "OK", "FAIL"
 STATE_TTL = timedelta(days=30)  # items of removed targets or checks expire on their own
 MAX_WRITE_ATTEMPTS = 3  # re-read and decide again after losing a conditional write
-DETAIL_MAX, HINT_MAX, HINTS_MAX = 1000, 1000, 20  # keeps a message far below SNS's 256 KB
+# What an on-call reader reads in one message; SNS's own limit is kept by publish_request.
+DETAIL_MAX, HINT_MAX, HINTS_MAX = 1000, 1000, 20
 FAIL_OPEN_NOTE = (
     "incident state is unavailable (DynamoDB): this message repeats every run until it is back"
 )
@@ -219,18 +221,14 @@ def incident_notification(
         region=report.region,
         check=result.name,
         status=result.status.value,
-        detail=_clip(result.detail, DETAIL_MAX),
+        detail=clip(result.detail, DETAIL_MAX),
         occurred_at=now,
-        hints=tuple(_clip(h, HINT_MAX) for h in result.hints[:HINTS_MAX]),
+        hints=tuple(clip(h, HINT_MAX) for h in result.hints[:HINTS_MAX]),
         links=console_links(report),
         since=since,
         failures=failures,
         note=note,
     )
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Run:

@@ -1,7 +1,10 @@
 """One notification, rendered for people (SNS subject and text) and programs (a JSON document).
 
-The JSON document is what the Slack notifier receives through SNS; Slack's Block Kit is
-rendered from it there, so every channel shows the same facts.
+The SNS message is the text, for e-mail and every subscriber that shows it as it is; the
+JSON document travels beside it as the `document` message attribute, with `target`,
+`check`, `status` and `event` for subscription filter policies. (Attributes are delivered
+only with a String message structure, not with MessageStructure=json.) The Slack notifier
+renders Block Kit from the document, so every channel shows the same facts.
 """
 
 from __future__ import annotations
@@ -9,18 +12,23 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
+from batch_health.limits import SNS_MESSAGE_MAX_BYTES, SNS_SUBJECT_MAX_CHARS
 from batch_health.models import Report, iso
+from batch_health.text import clip, utf8_size, valid_text
 
 DOCUMENT_KIND = "batch-health.notification"
+DOCUMENT_ATTRIBUTE = "document"
 SCHEMA_VERSION = 1
-SUBJECT_MAX = 100
-ATTRIBUTES = ("target", "check", "status", "event")
+# Shorter and shorter forms of a notification, until its Publish request fits:
+# (characters per detail, hint and note; hints kept).
+SHRINK_STEPS = ((4000, 20), (1000, 10), (300, 5), (100, 3), (100, 0))
 
 
 class Event(StrEnum):
@@ -162,25 +170,22 @@ def headline(n: Notification) -> str:
 
 
 def subject(n: Notification) -> str:
-    """`[FAIL] academy-video LOG_GROUP_CHECK: log group ... missing`, <= 100 ASCII chars.
+    """`[FAIL] academy-video LOG_GROUP_CHECK: log group ... missing`, under 100 characters.
 
-    SNS rejects subjects that are not printable ASCII, contain line breaks, or exceed the
-    limit, and email clients cut long ones anyway, so the detail is folded and shortened.
+    SNS rejects subjects with line breaks or control characters, or of 100 characters or
+    more (older documentation also asked for ASCII), and e-mail clients cut long ones
+    anyway, so the text is folded to printable ASCII and shortened.
     """
     if n.event is Event.TEST:
         text = "[TEST] batch-health notification test (no action needed)"
     else:
         text = f"[{n.event}] {n.target} {n.check}: {headline(n)}"
-    return clip(ascii_fold(text), SUBJECT_MAX)
+    return clip(ascii_fold(text), SNS_SUBJECT_MAX_CHARS, marker="...")
 
 
 def ascii_fold(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^\x20-\x7e]+", " ", re.sub(r"\s+", " ", folded)).strip()
-
-
-def clip(text: str, limit: int, ellipsis: str = "...") -> str:
-    return text if len(text) <= limit else text[: limit - len(ellipsis)].rstrip() + ellipsis
 
 
 def render_text(n: Notification) -> str:
@@ -222,24 +227,58 @@ def subject_line(n: Notification) -> str:
     return "TEST: batch-health notification test (no action needed)"
 
 
-def sns_message(n: Notification) -> str:
-    """`MessageStructure=json`: text for people, the JSON document for programs.
+def message_attributes(n: Notification) -> dict[str, dict[str, str]]:
+    """`target`, `check`, `status`, `event` for SNS subscription filter policies, and the
+    JSON document for programs (the Slack notifier)."""
+    values = {
+        "target": n.target,
+        "check": n.check,
+        "status": n.status,
+        "event": n.event.value,
+        DOCUMENT_ATTRIBUTE: json.dumps(n.to_document(), ensure_ascii=False),
+    }
+    return {k: {"DataType": "String", "StringValue": valid_text(v)} for k, v in values.items() if v}
 
-    Lambda and SQS subscribers (the Slack notifier, ticketing integrations) get the
-    document; email, SMS and HTTP subscribers get the text.
-    """
-    text = render_text(n)
-    document = json.dumps(n.to_document(), ensure_ascii=False)
-    return json.dumps(
-        {"default": text, "email": text, "lambda": document, "sqs": document},
-        ensure_ascii=False,
+
+def publish_size(request: dict[str, Any]) -> int:
+    """What SNS counts against its message size: the message and every attribute's name,
+    type and value, in UTF-8 bytes (the subject too, to be safe)."""
+    attributes = request.get("MessageAttributes", {})
+    return (
+        utf8_size(request["Message"])
+        + utf8_size(request.get("Subject", ""))
+        + sum(
+            utf8_size(name) + utf8_size(a["DataType"]) + utf8_size(a.get("StringValue", ""))
+            for name, a in attributes.items()
+        )
     )
 
 
-def message_attributes(n: Notification) -> dict[str, dict[str, str]]:
-    """`target`, `check`, `status`, `event` for SNS subscription filter policies."""
-    values = {"target": n.target, "check": n.check, "status": n.status, "event": n.event.value}
-    return {k: {"DataType": "String", "StringValue": v} for k, v in values.items() if v}
+def shrinking(n: Notification) -> Iterator[Notification]:
+    """The notification, then shorter forms of it (details, hints and note clipped)."""
+    yield n
+    for chars, count in SHRINK_STEPS:
+        yield replace(
+            n,
+            detail=clip(n.detail, chars),
+            hints=tuple(clip(h, chars) for h in n.hints[:count]),
+            note=clip(n.note, chars),
+        )
+
+
+def publish_request(n: Notification) -> dict[str, Any]:
+    """Publish's Subject, Message and MessageAttributes for `n`, within SNS's limits: the
+    whole request at most SNS_MESSAGE_MAX_BYTES, the subject under 100 characters."""
+    request: dict[str, Any] = {}
+    for form in shrinking(n):
+        request = {
+            "Subject": subject(form),
+            "Message": valid_text(render_text(form)),
+            "MessageAttributes": message_attributes(form),
+        }
+        if publish_size(request) <= SNS_MESSAGE_MAX_BYTES:
+            return request
+    raise ValueError(f"notification too large for SNS even when shortened: {subject(n)}")
 
 
 # ---- console links ---------------------------------------------------------------------
@@ -258,7 +297,7 @@ def console_base(region: str) -> str:
 
 def log_group_url(region: str, name: str) -> str:
     # The CloudWatch console wants the name URL-encoded twice with `%` spelled `$`.
-    encoded = quote(quote(name, safe=""), safe="").replace("%", "$")
+    encoded = quote(quote(name, safe="", errors="replace"), safe="").replace("%", "$")
     return (
         f"{console_base(region)}/cloudwatch/home?region={region}"
         f"#logsV2:log-groups/log-group/{encoded}"

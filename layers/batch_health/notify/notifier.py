@@ -13,7 +13,7 @@ from typing import Any
 
 from batch_health.metrics import record_notification_failures
 from batch_health.notify.alarms import card_for_alarm, parse_alarm
-from batch_health.notify.messages import DOCUMENT_KIND, Notification
+from batch_health.notify.messages import DOCUMENT_ATTRIBUTE, DOCUMENT_KIND, Notification
 from batch_health.notify.slack import (
     DEFAULT_TIMEOUT_S,
     Card,
@@ -32,6 +32,20 @@ class NotifierInputError(ValueError):
     """The event is not an SNS event."""
 
 
+def _json(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _document(sns: dict[str, Any]) -> Any:
+    """The monitor's notification document: its `document` message attribute."""
+    attributes = sns.get("MessageAttributes")
+    attribute = attributes.get(DOCUMENT_ATTRIBUTE) if isinstance(attributes, dict) else None
+    return _json(attribute.get("Value")) if isinstance(attribute, dict) else None
+
+
 def card_for_record(record: dict[str, Any]) -> Card:
     """Incident document, alarm state change, or plain text, in that order of trust."""
     sns = record.get("Sns")
@@ -39,17 +53,17 @@ def card_for_record(record: dict[str, Any]) -> Card:
         raise NotifierInputError("record without an 'Sns' object: not an SNS event")
     message = sns.get("Message") if isinstance(sns.get("Message"), str) else ""
     subject = sns.get("Subject") if isinstance(sns.get("Subject"), str) else ""
-    try:
-        doc: Any = json.loads(message)
-    except json.JSONDecodeError:
-        doc = None
+    body = _json(message)
+    doc = _document(sns)
+    if not (isinstance(doc, dict) and doc.get("kind") == DOCUMENT_KIND):
+        doc = body  # someone may publish the document as the message itself
     if isinstance(doc, dict) and doc.get("kind") == DOCUMENT_KIND:
         try:
             return card_for_notification(Notification.from_document(doc))
         except ValueError as exc:
             # Still shown, as text: a malformed message is better than a lost one.
             logger.warning("malformed incident document (%s); forwarding it as text", exc)
-    alarm = parse_alarm(doc) if isinstance(doc, dict) else None
+    alarm = parse_alarm(body) if isinstance(body, dict) else None
     if alarm is not None:
         return card_for_alarm(alarm)
     return card_for_text(subject, message)

@@ -19,6 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from batch_health.limits import (
+    SLACK_CONTEXT_TEXT_MAX,
+    SLACK_FIELD_TEXT_MAX,
+    SLACK_FIELDS_MAX,
+    SLACK_HEADER_TEXT_MAX,
+    SLACK_SECTION_TEXT_MAX,
+)
 from batch_health.models import iso
 from batch_health.notify.messages import (
     Event,
@@ -28,12 +35,13 @@ from batch_health.notify.messages import (
     headline,
     subject,
 )
+from batch_health.text import clip
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
 MAX_RETRY_AFTER_S = 10.0  # wait longer than this and Lambda's own retry does better
-HEADER_MAX, FIELD_MAX, SECTION_MAX, FALLBACK_MAX = 150, 2000, 3000, 3000
+FALLBACK_MAX = 3000  # the notification preview: far below SLACK_TEXT_MAX, enough to read
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 EMOJI = {
@@ -51,6 +59,16 @@ class SlackError(RuntimeError):
 def escape(text: str) -> str:
     """Slack mrkdwn control characters as entities, so user text cannot form links or mentions."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escaped_size(text: str) -> int:
+    return len(escape(text))
+
+
+def escape_within(text: str, limit: int) -> str:
+    """`text` escaped, at most `limit` characters: clipped before escaping, so an entity
+    (`&amp;`) is never cut in half."""
+    return escape(clip(text, limit, size=escaped_size))
 
 
 def link(url: str, label: str) -> str:
@@ -79,44 +97,67 @@ class Card:
     extra_fields_mrkdwn: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def render(card: Card) -> dict[str, object]:
-    """The webhook payload: Block Kit blocks plus the `text` fallback for notifications."""
-    header = f"{card.emoji} {card.header}".strip()
+    """The webhook payload: Block Kit blocks plus the `text` fallback for notifications,
+    every text within Block Kit's limits (batch_health.limits)."""
+    header = clip(f"{card.emoji} {card.header}".strip(), SLACK_HEADER_TEXT_MAX)
     blocks: list[dict[str, object]] = [
-        {
-            "type": "header",
-            # plain_text is never parsed for links or mentions, so it is not escaped.
-            "text": {"type": "plain_text", "text": _clip(header, HEADER_MAX), "emoji": True},
-        }
+        # plain_text is never parsed for links or mentions, so it is not escaped.
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}}
     ]
-    fields = [f"*{escape(k)}*\n{escape(v)}" for k, v in card.fields if v]
-    fields += [f"*{escape(k)}*\n{v}" for k, v in card.extra_fields_mrkdwn if v]
+    fields = [_field(k, v) for k, v in card.fields if v]
+    fields += [
+        f"*{escape(k)}*\n{v}"  # trusted mrkdwn (dates): shown whole or not at all
+        for k, v in card.extra_fields_mrkdwn
+        if v and len(escape(k)) + len(v) + 3 <= SLACK_FIELD_TEXT_MAX
+    ]
     if fields:
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [{"type": "mrkdwn", "text": _clip(f, FIELD_MAX)} for f in fields[:10]],
-            }
-        )
+        items = [{"type": "mrkdwn", "text": f} for f in fields[:SLACK_FIELDS_MAX]]
+        blocks.append({"type": "section", "fields": items})
     if card.detail:
-        blocks.append(_section(escape(card.detail)))
+        blocks.append(_section(escape_within(card.detail, SLACK_SECTION_TEXT_MAX)))
     if card.hints:
-        blocks.append(_section("*Hints*\n" + "\n".join(f"• {escape(h)}" for h in card.hints)))
+        blocks.append(_section(_listing("*Hints*", [f"• {h}" for h in card.hints])))
     if card.links:
-        blocks.append(_section("*Links*\n" + "\n".join(link(x.url, x.label) for x in card.links)))
+        blocks.append(_section(_links(card.links)))
     if card.footer:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(card.footer)}]}
-        )
-    return {"text": _clip(escape(card.fallback), FALLBACK_MAX), "blocks": blocks}
+        footer = escape_within(card.footer, SLACK_CONTEXT_TEXT_MAX)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+    return {"text": escape_within(card.fallback, FALLBACK_MAX), "blocks": blocks}
+
+
+def _field(label: str, value: str) -> str:
+    prefix = f"*{escape(label)}*\n"
+    return prefix + escape_within(value, SLACK_FIELD_TEXT_MAX - len(prefix))
+
+
+def _listing(title: str, lines: list[str], limit: int = SLACK_SECTION_TEXT_MAX) -> str:
+    """`title` and as many escaped `lines` as fit (the last one clipped), then how many
+    did not fit."""
+    text = title
+    for i, line in enumerate(lines):
+        left = len(lines) - i - 1
+        more = f"\n(+{left} more)" if left else ""
+        room = limit - len(text) - 1 - len(more)
+        if room <= len(more) + 10:
+            return f"{text}\n(+{len(lines) - i} more)"
+        text = f"{text}\n{escape_within(line, room)}"
+    return text
+
+
+def _links(links: list[Link]) -> str:
+    """Whole links only (a clipped URL is a broken one), as many as fit."""
+    text = "*Links*"
+    for item in links:
+        entry = link(item.url, item.label)
+        if len(text) + 1 + len(entry) > SLACK_SECTION_TEXT_MAX:
+            break
+        text = f"{text}\n{entry}"
+    return text
 
 
 def _section(mrkdwn: str) -> dict[str, object]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(mrkdwn, SECTION_MAX)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
 
 
 def card_for_notification(n: Notification) -> Card:

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from batch_health.aws import AwsSessions
-from batch_health.notify.messages import (
-    Notification,
-    message_attributes,
-    sns_message,
-    subject,
-)
+from batch_health.notify.messages import Notification, publish_request
 
 
 def topic_region(topic_arn: str) -> str | None:
@@ -22,11 +17,5 @@ def topic_region(topic_arn: str) -> str | None:
 def publish(sessions: AwsSessions, topic_arn: str, message: Notification) -> str:
     """Publish to the topic (in the topic's region); returns the SNS MessageId."""
     client = sessions.client("sns", region=topic_region(topic_arn))
-    response = client.publish(
-        TopicArn=topic_arn,
-        Subject=subject(message),
-        Message=sns_message(message),
-        MessageStructure="json",
-        MessageAttributes=message_attributes(message),
-    )
+    response = client.publish(TopicArn=topic_arn, **publish_request(message))
     return str(response["MessageId"])

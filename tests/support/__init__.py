@@ -1,0 +1,1 @@
+"""Test support: CloudFormation offline, AWS's authorization rules, request recording."""
