@@ -28,8 +28,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from batch_health import inventory
-from batch_health.aws import AwsSessions, ClientKey
+from batch_health.aws import inventory
+from batch_health.aws.sessions import AwsSessions, ClientKey
 
 # (depth, id of the call that set it) of the deepest answer the current task has seen.
 _seen: ContextVar[tuple[int, int | None]] = ContextVar("bench_seen", default=(0, None))

@@ -40,11 +40,11 @@ STEPS = (
     ("boto3", "import boto3"),
     ("pydantic", "from pydantic import BaseModel"),
     ("powertools", "from aws_lambda_powertools import Logger, Metrics, Tracer"),
-    ("observability (X-Ray SDK, patching)", "import batch_health.observability"),
+    ("observability (X-Ray SDK, patching)", "import batch_health.runtime.observability"),
     ("target models (batch_health.config)", "import batch_health.config"),
     ("checks, inventory, engine", "import batch_health.engine"),
-    ("settings and event models", "import batch_health.settings, batch_health.lambda_event"),
-    ("monitor (notifications, metrics)", "import batch_health.monitor"),
+    ("settings and event models", "import batch_health.runtime.settings, batch_health.lambda_event"),
+    ("monitor (notifications, metrics)", "import batch_health.runtime.monitor"),
     ("app", "import app"),
 )
 

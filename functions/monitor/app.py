@@ -12,9 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from batch_health.monitor import handle
-from batch_health.observability import logger, metrics, tracer
-from batch_health.settings import MonitorSettings
+from batch_health.runtime.monitor import handle
+from batch_health.runtime.observability import logger, metrics, tracer
+from batch_health.runtime.settings import MonitorSettings
 
 
 @logger.inject_lambda_context(log_event=False)

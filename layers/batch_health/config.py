@@ -23,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from batch_health.sources import SourceError, parse_source
+from batch_health.domain.sources import SourceError, parse_source
+from batch_health.validation import dotted, problems
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 TARGET_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
@@ -151,24 +152,16 @@ class SuiteConfig(Strict):
 
 def format_validation_error(exc: ValidationError, data: Any, prefix: str = "") -> str:
     """One line per problem, each naming the target (by index and name) and the key."""
-    lines = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        if loc[:1] == ["targets"] and len(loc) > 1 and loc[1].isdigit():
-            idx = int(loc[1])
-            name = _target_name(data, idx)
-            loc = [f"targets[{idx}]" + (f" ({name})" if name else ""), *loc[2:]]
-        msg = err["msg"]
-        if loc[-1:] == ["[key]"]:  # pydantic's marker for a bad dict key
-            loc = loc[:-1]
-            msg = f"invalid key: {msg}"
-        where = ".".join(loc)
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "value_error":
-            msg = str(err.get("ctx", {}).get("error") or msg)
-        lines.append(f"{prefix}{where or '(top level)'}: {msg}")
-    return "\n".join(lines)
+
+    def where(loc: tuple[Any, ...]) -> str:
+        if loc[:1] == ("targets",) and len(loc) > 1 and isinstance(loc[1], int):
+            name = _target_name(data, loc[1])
+            head = f"targets[{loc[1]}]" + (f" ({name})" if name else "")
+            rest = dotted(loc[2:])
+            return head + (rest if not rest or rest.startswith("[") else f".{rest}")
+        return dotted(loc) or "(top level)"
+
+    return "\n".join(f"{prefix}{line}" for line in problems(exc, where))
 
 
 def _target_name(data: Any, idx: int) -> str | None:

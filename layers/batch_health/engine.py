@@ -28,16 +28,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from batch_health.aws import AwsSessions, ClientKey
+from batch_health.aws.concurrency import Pending, in_work_slot, prefetching
+from batch_health.aws.errors import AWS_ERRORS, classify
+from batch_health.aws.inventory import Inventory, TargetView
+from batch_health.aws.sessions import AwsSessions, ClientKey
 from batch_health.checks import REGISTRY, Check, CheckContext, RunOptions
 from batch_health.checks.base import CheckFinished
-from batch_health.checks.config_match import ssm_names
 from batch_health.config import SuiteConfig, Target
-from batch_health.errors import classify
+from batch_health.domain.sources import ssm_parameter_names
 from batch_health.hints import root_cause_hints
-from batch_health.inventory import Inventory, Pending, TargetView, in_work_slot, prefetching
 from batch_health.models import CheckResult, Report, Status, SuiteReport, utc_now
 
 logger = logging.getLogger(__name__)
@@ -75,7 +74,7 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
         result = check.run(ctx)
     except CheckFinished as finished:
         result = finished.result
-    except (ClientError, BotoCoreError) as exc:
+    except AWS_ERRORS as exc:
         failure = classify(exc)
         result = CheckResult(
             check.name,
@@ -190,165 +189,197 @@ def run_suite(
     registry: Sequence[Check] = REGISTRY,
 ) -> SuiteReport:
     """Run the selected checks against every target; one target's failure never stops others."""
-    sessions = sessions or AwsSessions()
-    inventory = Inventory(sessions)
-    scope = options.scope
+    return SuiteRun(config, options, sessions or AwsSessions(), registry).run()
 
-    def readable_ssm_names(target: Target) -> list[str]:
+
+class SuiteRun:
+    """One run of the suite: its targets' state, the scheduler, and the loop that starts
+    each check once its dependencies are done and its data is in."""
+
+    def __init__(
+        self,
+        config: SuiteConfig,
+        options: RunOptions,
+        sessions: AwsSessions,
+        registry: Sequence[Check],
+    ) -> None:
+        self.config, self.options, self.sessions = config, options, sessions
+        self.started, t0 = utc_now(), time.monotonic()
+        self.deadline = None if options.time_budget_s is None else t0 + options.time_budget_s
+        self.selected = select_checks(options.checks, registry)
+        self.selected_names = {c.name for c in self.selected}
+        self.weights = check_weights(self.selected)
+        self.position = {c.name: i for i, c in enumerate(self.selected)}
+        self.need_priority = need_priorities(self.selected, self.weights, self.position)
+        # A target the deployment may not read (its region) is not touched at all.
+        scope = options.scope
+        self.outside = {
+            t.name: problem
+            for t in config.targets
+            if scope and (problem := scope.region_problem(t, sessions.region_for(t.region)))
+        }
+        targets = [t for t in config.targets if t.name not in self.outside]
+        inventory = Inventory(sessions)
+        inventory.register(targets, self.readable_ssm_names)
+        self.runs = [_TargetRun(t, inventory.view(t), list(self.selected)) for t in targets]
+        # Tasks report here; only the thread in `run` changes the runs' state.
+        self.done: queue.SimpleQueue[tuple[_TargetRun, str, CheckResult | None]] = (
+            queue.SimpleQueue()
+        )
+        self.running = 0
+        concurrency = max(1, options.concurrency)
+        threads = min(MAX_THREADS, concurrency + WAITING_THREADS_PER_TARGET * len(self.runs))
+        self.scheduler = _Scheduler(concurrency, threads)
+
+    def readable_ssm_names(self, target: Target) -> list[str]:
         # A name outside the deployment's scope would make the whole batched GetParameters
         # call fail; CONFIG_MATCH_* reports it instead.
-        names = ssm_names(target.config_sources)
+        scope = self.options.scope
+        names = ssm_parameter_names(target.config_sources)
         return [n for n in names if scope is None or scope.ssm_read_problem(target, n) is None]
 
-    # A target the deployment may not read (its region) is not touched at all.
-    outside = {
-        t.name: problem
-        for t in config.targets
-        if scope and (problem := scope.region_problem(t, sessions.region_for(t.region)))
-    }
-    targets = [t for t in config.targets if t.name not in outside]
-    inventory.register(targets, readable_ssm_names)
-    started, t0 = utc_now(), time.monotonic()
-    deadline = None if options.time_budget_s is None else t0 + options.time_budget_s
-    selected = select_checks(options.checks, registry)
-    selected_names = {c.name for c in selected}
-    weights = check_weights(selected)
-    position = {c.name: i for i, c in enumerate(selected)}
-    # A need weighs what the heaviest check reading it weighs, and sits where it first does.
-    need_priority: dict[str, tuple[int, int]] = {}
-    for check in selected:
-        for need in check.needs:
-            key = (-weights[check.name], position[check.name])
-            need_priority[need] = min(need_priority.get(need, key), key)
-    runs = [_TargetRun(t, inventory.view(t), list(selected)) for t in targets]
-    sessions.prepare(clients_ahead(selected, runs))
-    concurrency = max(1, options.concurrency)
-    threads = min(MAX_THREADS, concurrency + WAITING_THREADS_PER_TARGET * len(runs))
-    scheduler = _Scheduler(concurrency, threads)
-    # Tasks report here; only this thread changes the runs' state.
-    done: queue.SimpleQueue[tuple[_TargetRun, str, CheckResult | None]] = queue.SimpleQueue()
-    running = 0
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline - MIN_START_S
 
-    def out_of_time() -> bool:
-        return deadline is not None and time.monotonic() > deadline - MIN_START_S
-
-    def prefetch(run: _TargetRun, need: str) -> None:
+    # --- the tasks -------------------------------------------------------------------
+    def prefetch(self, run: _TargetRun, need: str) -> None:
         finished = True
         try:
             with prefetching():
                 getattr(run.view, need)()
         except Pending as wait_for:
             finished = False
-            wait_for.future.add_done_callback(lambda _: resume(run, need))
+            wait_for.future.add_done_callback(lambda _: self.resume(run, need))
         except Exception:
             # Cached by the inventory (errors too) and reported by the check that reads it.
             logger.debug("prefetch %s for %s failed", need, run.target.name, exc_info=True)
         finally:
             if finished:
-                done.put((run, need, None))
+                self.done.put((run, need, None))
 
-    def resume(run: _TargetRun, need: str) -> None:
-        if out_of_time():
-            done.put((run, need, None))  # its checks are skipped or fetch for themselves
+    def resume(self, run: _TargetRun, need: str) -> None:
+        if self.out_of_time():
+            self.done.put((run, need, None))  # its checks are skipped or fetch for themselves
         else:
-            scheduler.submit((URGENT, *need_priority[need]), lambda: prefetch(run, need))
+            priority = (URGENT, *self.need_priority[need])
+            self.scheduler.submit(priority, lambda: self.prefetch(run, need))
 
-    def check_task(run: _TargetRun, check: Check, ctx: CheckContext) -> None:
+    def check_task(self, run: _TargetRun, check: Check, ctx: CheckContext) -> None:
         result = CheckResult(check.name, Status.SKIP, BUDGET_EXHAUSTED)
         try:
             # Checked again here: a check may have waited for a work slot.
-            if not out_of_time():
+            if not self.out_of_time():
                 result = run_check(check, ctx)
         finally:
-            done.put((run, check.name, result))
+            self.done.put((run, check.name, result))
 
-    def start_ready(task_class: int, candidates: Sequence[_TargetRun]) -> None:
+    # --- starting checks ---------------------------------------------------------------
+    def start_ready(self, task_class: int, candidates: Sequence[_TargetRun]) -> None:
         """Start, or skip, every check of `candidates` whose dependencies are done."""
-        nonlocal running
         for run in candidates:
             progress = True
             while progress:
                 progress = False
                 for check in list(run.pending):
-                    deps = [d for d in check.depends_on if d in selected_names]
-                    if any(d not in run.results for d in deps):
-                        continue
-                    blocker = next(
-                        (run.results[d] for d in deps if run.results[d].status in BLOCKING), None
-                    )
-                    if blocker is not None:
-                        run.results[check.name] = CheckResult(
-                            check.name,
-                            Status.SKIP,
-                            f"{blocker.name} is {blocker.status}: {blocker.detail}",
-                        )
-                    elif out_of_time():
-                        run.results[check.name] = CheckResult(
-                            check.name, Status.SKIP, BUDGET_EXHAUSTED
-                        )
-                    elif not all(run.prefetched.get(n, True) for n in check.needs):
-                        continue  # started when its data is in
-                    else:
-                        ctx = CheckContext(
-                            run.target, run.view, options, deadline, dict(run.results)
-                        )
-                        scheduler.submit(
-                            (task_class, -weights[check.name], position[check.name]),
-                            lambda r=run, c=check, x=ctx: check_task(r, c, x),
-                        )
-                        running += 1
-                    run.pending.remove(check)
-                    progress = True
+                    if self.settle(run, check, task_class):
+                        run.pending.remove(check)
+                        progress = True
 
-    try:
-        for need, key in need_priority.items():
-            for run in runs:
-                run.prefetched[need] = False
-                scheduler.submit((AT_START, *key), lambda r=run, n=need: prefetch(r, n))
-        start_ready(AT_START, runs)
-        while running or any(run.pending for run in runs):
-            # Wake up when time runs out, to skip what still waits for its data.
-            timeout = None
-            if deadline is not None and not out_of_time():
-                timeout = deadline - MIN_START_S - time.monotonic()
-            try:
-                run, name, result = done.get(timeout=timeout)
-            except queue.Empty:
-                start_ready(URGENT, runs)
-                continue
-            if result is None:
-                run.prefetched[name] = True
-            else:
-                run.results[name] = result
-                running -= 1
-            start_ready(URGENT, [run])
-    finally:
-        # Without a budget, let fetches still in flight finish, so nothing calls AWS after
-        # the run has returned; with one, return now.
-        scheduler.close(wait=deadline is None)
-
-    finished = utc_now()
-    by_target = {run.target.name: run for run in runs}
-    reports = []
-    for target in config.targets:
-        run = by_target.get(target.name)
-        if run is None:
-            ordered = outside_scope_results(selected, outside[target.name])
-            region = sessions.region_for(target.region) or ""
-        else:
-            ordered = [run.results[c.name] for c in selected if c.name in run.results]
-            region = run.view.region or ""
-        reports.append(
-            Report(
-                target=target.name,
-                region=region,
-                checks=ordered,
-                root_cause_hints=root_cause_hints(ordered),
-                started_at=started,
-                finished_at=finished,
+    def settle(self, run: _TargetRun, check: Check, task_class: int) -> bool:
+        """Start or skip `check`; False when it must wait (a dependency, or its data)."""
+        deps = [d for d in check.depends_on if d in self.selected_names]
+        if any(d not in run.results for d in deps):
+            return False
+        blocker = next((run.results[d] for d in deps if run.results[d].status in BLOCKING), None)
+        if blocker is not None:
+            run.results[check.name] = CheckResult(
+                check.name, Status.SKIP, f"{blocker.name} is {blocker.status}: {blocker.detail}"
             )
-        )
-    return SuiteReport(reports, started, finished, stats=sessions.stats.snapshot())
+        elif self.out_of_time():
+            run.results[check.name] = CheckResult(check.name, Status.SKIP, BUDGET_EXHAUSTED)
+        elif not all(run.prefetched.get(n, True) for n in check.needs):
+            return False  # started when its data is in
+        else:
+            ctx = CheckContext(run.target, run.view, self.options, self.deadline, dict(run.results))
+            priority = (task_class, -self.weights[check.name], self.position[check.name])
+            self.scheduler.submit(priority, lambda: self.check_task(run, check, ctx))
+            self.running += 1
+        return True
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self) -> SuiteReport:
+        self.sessions.prepare(clients_ahead(self.selected, self.runs))
+        try:
+            for need, key in self.need_priority.items():
+                for run in self.runs:
+                    run.prefetched[need] = False
+                    self.scheduler.submit(
+                        (AT_START, *key), lambda r=run, n=need: self.prefetch(r, n)
+                    )
+            self.start_ready(AT_START, self.runs)
+            while self.running or any(run.pending for run in self.runs):
+                self.wait_for_one()
+        finally:
+            # Without a budget, let fetches still in flight finish, so nothing calls AWS after
+            # the run has returned; with one, return now.
+            self.scheduler.close(wait=self.deadline is None)
+        return self.report()
+
+    def wait_for_one(self) -> None:
+        """Take one finished task's result (or wake when time runs out) and start what it
+        unblocked."""
+        timeout = None
+        if self.deadline is not None and not self.out_of_time():
+            timeout = self.deadline - MIN_START_S - time.monotonic()
+        try:
+            run, name, result = self.done.get(timeout=timeout)
+        except queue.Empty:
+            # Time ran out: skip what still waits for its data.
+            self.start_ready(URGENT, self.runs)
+            return
+        if result is None:
+            run.prefetched[name] = True
+        else:
+            run.results[name] = result
+            self.running -= 1
+        self.start_ready(URGENT, [run])
+
+    def report(self) -> SuiteReport:
+        finished = utc_now()
+        by_target = {run.target.name: run for run in self.runs}
+        reports = []
+        for target in self.config.targets:
+            run = by_target.get(target.name)
+            if run is None:
+                ordered = outside_scope_results(self.selected, self.outside[target.name])
+                region = self.sessions.region_for(target.region) or ""
+            else:
+                ordered = [run.results[c.name] for c in self.selected if c.name in run.results]
+                region = run.view.region or ""
+            reports.append(
+                Report(
+                    target=target.name,
+                    region=region,
+                    checks=ordered,
+                    root_cause_hints=root_cause_hints(ordered),
+                    started_at=self.started,
+                    finished_at=finished,
+                )
+            )
+        stats = self.sessions.stats.snapshot()
+        return SuiteReport(reports, self.started, finished, stats=stats)
+
+
+def need_priorities(
+    selected: Sequence[Check], weights: dict[str, int], position: dict[str, int]
+) -> dict[str, tuple[int, int]]:
+    """A need weighs what the heaviest check reading it weighs, and sits where it first does."""
+    priorities: dict[str, tuple[int, int]] = {}
+    for check in selected:
+        for need in check.needs:
+            key = (-weights[check.name], position[check.name])
+            priorities[need] = min(priorities.get(need, key), key)
+    return priorities
 
 
 def outside_scope_results(selected: Sequence[Check], problem: str) -> list[CheckResult]:

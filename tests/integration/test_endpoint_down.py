@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from batch_health import monitor
-from batch_health.aws import AwsSessions
+from batch_health.aws.errors import ErrorKind
+from batch_health.aws.sessions import AwsSessions
+from batch_health.cli.invoke import LocalContext
 from batch_health.demo import REGION, WorldBuilder, build_healthy
-from batch_health.errors import ErrorKind
-from batch_health.invoke import LocalContext
-from batch_health.observability import metrics
-from batch_health.settings import MonitorSettings
+from batch_health.runtime import monitor
+from batch_health.runtime.observability import metrics
+from batch_health.runtime.settings import MonitorSettings
 
 pytestmark = [
     pytest.mark.integration,

@@ -235,7 +235,7 @@ def test_an_invalid_event_is_a_function_error_naming_the_fields_and_sends_nothin
     assert "checks: unknown check LOGS_CHECK" in error["errorMessage"]
     assert "allow_test_submit: Input should be a valid boolean" in error["errorMessage"]
     assert "notfy: unknown field" in error["errorMessage"]
-    assert any("lambda_event.py" in frame for frame in error["stackTrace"])
+    assert any("runtime/event.py" in frame for frame in error["stackTrace"])
     # The runtime's own report of the error, in the function's log.
     reported = "[ERROR] InvalidEventError: invalid event:"
     assert any(record.startswith(reported) for record in records(run.stdout))

@@ -24,13 +24,13 @@ import boto3
 import pytest
 from test_slack_http import SECRET_PATH, Reply, SlackStub
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
 from batch_health.demo import LOG_GROUP, REGION, WorldBuilder
-from batch_health.monitor import Runtime, handle
 from batch_health.notify.slack import SlackError
 from batch_health.notify.webhook_secret import WebhookSecretError, clear_cache
-from batch_health.observability import logger, metrics
-from batch_health.settings import MonitorSettings
+from batch_health.runtime.monitor import Runtime, handle
+from batch_health.runtime.observability import logger, metrics
+from batch_health.runtime.settings import MonitorSettings
 
 pytestmark = pytest.mark.integration
 

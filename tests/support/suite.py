@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
 from batch_health.checks import RunOptions
 from batch_health.config import SuiteConfig
 from batch_health.demo import CE, QUEUE, WorldBuilder

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from support.suite import run_targets
 
-from batch_health.aws import SESSION_NAME, AwsSessions
+from batch_health.aws.sessions import SESSION_NAME, AwsSessions
 from batch_health.demo import WorldBuilder, build_healthy
 from batch_health.models import Report, Status
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from support.suite import run_targets
 
-from batch_health import inventory
-from batch_health.aws import AwsSessions
+from batch_health.aws import concurrency
+from batch_health.aws.concurrency import BatchedLookup, Once
+from batch_health.aws.sessions import AwsSessions
 from batch_health.checks import Check, CheckContext, RunOptions
 from batch_health.config import SuiteConfig
 from batch_health.demo import REGION, WorldBuilder, suffixed_target
 from batch_health.engine import run_suite
-from batch_health.inventory import BatchedLookup, Once
 from batch_health.models import CheckResult, Status, SuiteReport
 
 
@@ -156,7 +156,7 @@ def test_a_lookup_waits_for_announced_keys_and_fetches_them_together():
 
 
 def test_a_lookup_stops_waiting_for_a_producer_that_never_delivers(monkeypatch):
-    monkeypatch.setattr(inventory, "PRODUCER_WAIT_S", 0.05)
+    monkeypatch.setattr(concurrency, "PRODUCER_WAIT_S", 0.05)
     lookup, batches = recording_lookup()
     lookup.expect("jobdef-slow")
     lookup.register(["/a"])

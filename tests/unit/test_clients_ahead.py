@@ -15,13 +15,13 @@ import pytest
 from botocore.paginate import Paginator
 from support.suite import run_targets
 
-from batch_health import aws
-from batch_health.aws import AwsSessions, ClientKey
+from batch_health.aws import sessions as aws
+from batch_health.aws.inventory import Inventory
+from batch_health.aws.sessions import AwsSessions, ClientKey
 from batch_health.checks import REGISTRY, get_check
 from batch_health.config import Target
 from batch_health.demo import REGION
 from batch_health.engine import _TargetRun, clients_ahead, select_checks
-from batch_health.inventory import Inventory
 from batch_health.models import Status
 
 OTHER_REGION = "eu-west-1"

@@ -163,7 +163,7 @@ def test_missing_required_key_of_unnamed_target_names_the_index():
         ({"region": 42}, "region"),
         ({"config_sources": {"api": "ssm:/x"}}, "config_sources.api"),
         ({"smoke": {"command": "echo hi"}}, "smoke.command"),
-        ({"smoke": {"command": ["echo", 3]}}, "smoke.command.1"),
+        ({"smoke": {"command": ["echo", 3]}}, "smoke.command[1]"),
         ({"smoke": {"parameters": {"job_id": 5}}}, "smoke.parameters.job_id"),
         ({"smoke": {"parameters": ["job_id=x"]}}, "smoke.parameters"),
         ({"smoke": {"timeout_seconds": "300"}}, "smoke.timeout_seconds"),

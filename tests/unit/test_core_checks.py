@@ -18,9 +18,10 @@ from botocore.stub import Stubber
 from moto.core.authorization import enable_iam_authentication
 from support.suite import run_targets
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.inventory import TargetView
+from batch_health.aws.sessions import AwsSessions
 from batch_health.demo import CE, JOBDEF, QUEUE, REGION, WorldBuilder, build_seed
-from batch_health.inventory import TargetView
+from batch_health.domain.job_definition import JobDefinitionView
 from batch_health.models import CheckResult, Report, Status
 
 ACCOUNT = "123456789012"
@@ -47,8 +48,11 @@ def check(target: dict[str, Any], name: str, **options: Any) -> CheckResult:
 
 
 def patch_view(monkeypatch: pytest.MonkeyPatch, **answers: Any) -> None:
-    """Replace TargetView reads: a value is returned, an exception raised, a callable called."""
+    """Replace TargetView reads: a value is returned, an exception raised, a callable called.
+    A job definition answer is parsed, as the view parses DescribeJobDefinitions' answer."""
     for method, answer in answers.items():
+        if method == "job_definition" and isinstance(answer, dict):
+            answer = JobDefinitionView.parse(answer)
 
         def fake(self: TargetView, *args: Any, _answer: Any = answer) -> Any:
             if isinstance(_answer, BaseException):

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
 from batch_health.checks import Check, CheckContext, RunOptions
 from batch_health.config import SuiteConfig
 from batch_health.demo import CE, QUEUE, REGION

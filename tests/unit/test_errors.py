@@ -15,7 +15,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
-from batch_health.errors import ErrorKind, classify, is_aws_error
+from batch_health.aws.errors import AWS_ERRORS, ErrorKind, classify
 
 
 def client_error(code: str, message: str = "msg", op: str = "DescribeJobQueues", status=400):
@@ -163,6 +163,6 @@ def test_summary_names_kind_operation_code_and_message():
 def test_non_aws_exceptions_are_other_and_not_aws_errors():
     failure = classify(ValueError("bad"))
     assert failure.kind is ErrorKind.OTHER and failure.code == "ValueError"
-    assert not is_aws_error(ValueError("bad"))
-    assert is_aws_error(client_error("Throttling"))
-    assert is_aws_error(NoCredentialsError())
+    assert not isinstance(ValueError("bad"), AWS_ERRORS)
+    assert isinstance(client_error("Throttling"), AWS_ERRORS)
+    assert isinstance(NoCredentialsError(), AWS_ERRORS)

@@ -19,15 +19,15 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from support.suite import run_targets
 
-from batch_health import monitor
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
+from batch_health.cli.invoke import LocalContext
 from batch_health.demo import REGION
 from batch_health.engine import BUDGET_EXHAUSTED
-from batch_health.invoke import LocalContext
 from batch_health.models import Status, SuiteReport
-from batch_health.observability import metrics
 from batch_health.render import render_text
-from batch_health.settings import MonitorSettings
+from batch_health.runtime import monitor
+from batch_health.runtime.observability import metrics
+from batch_health.runtime.settings import MonitorSettings
 
 # A run without a notifier has no run-level metric; Powertools warns about the empty flush.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

@@ -10,12 +10,12 @@ from typing import Any
 import app
 import pytest
 
-from batch_health import monitor
+from batch_health.cli.invoke import LocalContext
 from batch_health.engine import BUDGET_EXHAUSTED
-from batch_health.invoke import LocalContext
-from batch_health.lambda_event import InvalidEventError
-from batch_health.observability import logger, metrics
-from batch_health.settings import MonitorSettings
+from batch_health.runtime import monitor
+from batch_health.runtime.event import InvalidEventError
+from batch_health.runtime.observability import logger, metrics
+from batch_health.runtime.settings import MonitorSettings
 
 # A run that does not notify has no run-level metric; Powertools warns about the empty flush.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

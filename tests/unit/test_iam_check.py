@@ -12,7 +12,9 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError, create_parser
 from support.suite import run_target, run_targets
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.inventory import Inventory, TargetView
+from batch_health.aws.sessions import AwsSessions
+from batch_health.aws.simulation import simulation_answers
 from batch_health.config import Target
 from batch_health.demo import (
     ECS_TRUST,
@@ -23,7 +25,6 @@ from batch_health.demo import (
     QUEUE,
     WORKER_COMMAND,
 )
-from batch_health.inventory import Inventory, TargetView, simulation_answers
 from batch_health.models import CheckResult, Status
 
 STREAM_ARN = f"arn:aws:logs:ap-northeast-2:123456789012:log-group:{LOG_GROUP}:log-stream:*"

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from batch_health.iam_policy import (
+from batch_health.domain.iam_policy import (
     Decision,
     PolicyDocument,
     evaluate,

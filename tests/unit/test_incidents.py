@@ -13,10 +13,16 @@ import pytest
 from botocore.config import Config
 from support.sns import document_of
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
 from batch_health.models import CheckResult, Report, Status, SuiteReport
-from batch_health.notify import NotifyConfig, process_incidents
-from batch_health.notify.incidents import FAIL_OPEN_NOTE, IncidentState, IncidentStore, decide
+from batch_health.notify.incidents import (
+    FAIL_OPEN_NOTE,
+    IncidentState,
+    IncidentStore,
+    NotifyConfig,
+    decide,
+    process_incidents,
+)
 from batch_health.notify.messages import Event
 
 REGION = "ap-northeast-2"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from support.suite import light_queue, run_target
 
+from batch_health.aws.inventory import TargetView
 from batch_health.demo import CE, JOBDEF, QUEUE, WORKER_COMMAND
-from batch_health.inventory import TargetView
 from batch_health.models import CheckResult, Status
 
 MAX_RESOURCE = (

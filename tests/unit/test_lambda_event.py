@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_health.lambda_event import InvalidEventError, RunRequest, parse_event
+from batch_health.runtime.event import InvalidEventError, RunRequest, parse_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

@@ -15,11 +15,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from batch_health import monitor
-from batch_health.invoke import LocalContext
-from batch_health.lease import LeaseState, RunLease, lease_name
-from batch_health.observability import metrics
-from batch_health.settings import MonitorSettings
+from batch_health.cli.invoke import LocalContext
+from batch_health.runtime import monitor
+from batch_health.runtime.lease import LeaseState, RunLease, lease_name
+from batch_health.runtime.observability import metrics
+from batch_health.runtime.settings import MonitorSettings
 
 TABLE = "batch-health-incidents"
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)

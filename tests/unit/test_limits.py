@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batch_health.aws.targets_store import oversized, target_parameters
 from batch_health.checks import CHECK_NAMES
 from batch_health.config import TARGET_NAME_RE, ConfigError, parse_suite_config
 from batch_health.limits import (
@@ -41,9 +42,7 @@ from batch_health.limits import (
     SSM_STANDARD_VALUE_MAX_BYTES,
     TARGETS_MAX,
 )
-from batch_health.metrics import emit_suite_metrics
 from batch_health.models import CheckResult, Report, Status, SuiteReport
-from batch_health.monitor import fit_response
 from batch_health.notify.alarms import AlarmChange, card_for_alarm
 from batch_health.notify.messages import (
     Event,
@@ -54,7 +53,8 @@ from batch_health.notify.messages import (
     publish_size,
 )
 from batch_health.notify.slack import card_for_notification, card_for_text, render
-from batch_health.targets_parameter import oversized, target_parameters
+from batch_health.runtime.metrics import emit_suite_metrics
+from batch_health.runtime.monitor import fit_response
 
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -286,9 +286,9 @@ def test_a_small_response_is_left_whole():
 
 
 def test_the_log_line_of_a_target_with_huge_details_is_one_log_event():
-    from batch_health.lambda_event import parse_event
-    from batch_health.monitor import log_results
-    from batch_health.observability import logger
+    from batch_health.runtime.event import parse_event
+    from batch_health.runtime.monitor import log_results
+    from batch_health.runtime.observability import logger
 
     stream = io.StringIO()
     handler = logger.registered_handler

@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from support.suite import run_target
 
+from batch_health.aws.inventory import TargetView
 from batch_health.demo import JOBDEF, LOG_GROUP, QUEUE, WORKER_COMMAND
-from batch_health.inventory import TargetView
 from batch_health.models import Report, Status
 
 REGION = "ap-northeast-2"

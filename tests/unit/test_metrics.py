@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools import Metrics
 
-from batch_health.metrics import emit_suite_metrics, record_notification_failures
 from batch_health.models import CheckResult, Report, Status, SuiteReport
+from batch_health.runtime.metrics import emit_suite_metrics, record_notification_failures
 
 NOW = datetime(2026, 1, 15, 3, 5, tzinfo=UTC)
 

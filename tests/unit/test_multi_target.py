@@ -11,7 +11,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from support.suite import run_targets
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
 from batch_health.config import ConfigError, load_config_file, parse_suite_config
 from batch_health.demo import JOBDEF, QUEUE, WorldBuilder
 from batch_health.models import Report, Status, SuiteReport

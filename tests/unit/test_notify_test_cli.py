@@ -9,8 +9,7 @@ import boto3
 import pytest
 from support.sns import document_of
 
-from batch_health import notify_test
-from batch_health.cli import main
+from batch_health.cli import main, notify_test
 from batch_health.notify.slack import SlackError
 
 REGION = "ap-northeast-2"

@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
+from batch_health.aws.inventory import TargetView
 from batch_health.checks import REGISTRY, Check, CheckContext, RunOptions
-from batch_health.checks.smoke import SmokeSubmitCheck
+from batch_health.checks.smoke_submit import SmokeSubmitCheck
 from batch_health.config import Target
 from batch_health.demo import ECS_TRUST
+from batch_health.domain.iam_policy import PolicyDocument, parse_document
+from batch_health.domain.job_definition import JobDefinitionView
 from batch_health.engine import run_check
-from batch_health.iam_policy import PolicyDocument, parse_document
-from batch_health.inventory import TargetView
 from batch_health.models import CheckResult, Status
 
 REGION = "ap-northeast-2"
@@ -200,8 +201,9 @@ class AnswerView(TargetView):
     def compute_environment(self, name_or_arn: str) -> dict[str, Any] | None:
         return self._get("compute_environments").get(name_or_arn)
 
-    def job_definition(self) -> dict[str, Any] | None:
-        return self._get("job_definition")
+    def job_definition(self) -> JobDefinitionView | None:
+        answer = self._get("job_definition")
+        return None if answer is None else JobDefinitionView.parse(answer)
 
     def log_group(self, name: str) -> dict[str, Any] | None:
         return self._get("log_groups").get(name)

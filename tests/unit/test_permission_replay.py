@@ -26,8 +26,9 @@ from support.authorization import Authorization, Knowledge, Request, authorizati
 from support.cfn import ROOT, Stack, TemplateError, deploy
 from support.recorder import Recorder
 
-from batch_health import monitor
+from batch_health.aws.inventory import TargetView
 from batch_health.checks import get_check
+from batch_health.cli.invoke import LocalContext
 from batch_health.demo import (
     JOBDEF,
     QUEUE,
@@ -37,12 +38,11 @@ from batch_health.demo import (
     build_healthy,
     build_seed,
 )
-from batch_health.iam_policy import Decision, PolicyDocument, evaluate, parse_document
-from batch_health.inventory import TargetView
-from batch_health.invoke import LocalContext
+from batch_health.domain.iam_policy import Decision, PolicyDocument, evaluate, parse_document
 from batch_health.notify.webhook_secret import clear_cache, get_webhook_url
-from batch_health.observability import metrics
-from batch_health.settings import MonitorSettings
+from batch_health.runtime import monitor
+from batch_health.runtime.observability import metrics
+from batch_health.runtime.settings import MonitorSettings
 
 ACCOUNT = "123456789012"  # the monitor's (moto's default)
 TARGET_ACCOUNT = "111122223333"

@@ -22,8 +22,10 @@ import tomlkit
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from batch_health import cli, monitor
+from batch_health import cli
 from batch_health.checks import CHECK_NAMES, RunOptions
+from batch_health.cli import check as cli_check
+from batch_health.cli.invoke import LocalContext
 from batch_health.config import (
     ConfigError,
     SmokeConfig,
@@ -33,10 +35,10 @@ from batch_health.config import (
     load_config_file,
     parse_suite_config,
 )
-from batch_health.invoke import LocalContext
 from batch_health.models import CheckResult, Report, Status, SuiteReport
-from batch_health.observability import metrics
-from batch_health.settings import MonitorSettings
+from batch_health.runtime import monitor
+from batch_health.runtime.observability import metrics
+from batch_health.runtime.settings import MonitorSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -191,7 +193,8 @@ def key_path_ok(target: Any, path: str) -> bool:
     nested = NESTED_FIELDS.get(key)
     if nested and inner:
         given = target.get(key) if isinstance(target, dict) else None
-        return inner.split(".", 1)[0] in nested | (set(given) if isinstance(given, dict) else set())
+        field = re.split(r"[.\[]", inner, maxsplit=1)[0]
+        return field in nested | (set(given) if isinstance(given, dict) else set())
     return True
 
 
@@ -255,7 +258,7 @@ class Recorder:
 def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     rec = Recorder()
     monkeypatch.setattr(monitor, "run_suite", rec.run_suite)
-    monkeypatch.setattr(cli, "run_suite", rec.run_suite)
+    monkeypatch.setattr(cli_check, "run_suite", rec.run_suite)
     monitor.reset_runtime()
     yield rec
     monitor.reset_runtime()

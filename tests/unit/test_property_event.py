@@ -19,15 +19,15 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from batch_health import monitor
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
 from batch_health.checks import CHECK_NAMES, RunOptions
+from batch_health.cli.invoke import LocalContext
 from batch_health.config import SuiteConfig
-from batch_health.invoke import LocalContext
-from batch_health.lambda_event import InvalidEventError, RunRequest, parse_event
 from batch_health.models import CheckResult, Report, Status, SuiteReport
-from batch_health.observability import metrics
-from batch_health.settings import MonitorSettings
+from batch_health.runtime import monitor
+from batch_health.runtime.event import InvalidEventError, RunRequest, parse_event
+from batch_health.runtime.observability import metrics
+from batch_health.runtime.settings import MonitorSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 

@@ -12,8 +12,9 @@ import pytest
 from support.suite import run_targets
 
 from batch_health.config import Target
-from batch_health.scope import DeploymentScope, resource_name
-from batch_health.settings import MonitorSettings, SettingsError
+from batch_health.domain.arns import resource_name
+from batch_health.domain.scope import DeploymentScope
+from batch_health.runtime.settings import MonitorSettings, SettingsError
 
 HOME = "ap-northeast-2"
 SCOPE = DeploymentScope(

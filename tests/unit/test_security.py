@@ -299,7 +299,8 @@ def test_the_pattern_would_catch_a_webhook():
 
 
 def test_no_function_setting_can_hold_the_webhook():
-    from batch_health.settings import MonitorSettings, NotifierSettings
+    from batch_health.runtime.notifier_settings import NotifierSettings
+    from batch_health.runtime.settings import MonitorSettings
 
     for model in (MonitorSettings, NotifierSettings):
         for field in model.model_fields.values():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batch_health.settings import MonitorSettings, NotifierSettings, SettingsError
+from batch_health.runtime.notifier_settings import NotifierSettings
+from batch_health.runtime.settings import MonitorSettings, SettingsError
 
 BASE = {
     "AWS_REGION": "ap-northeast-2",
@@ -78,7 +79,8 @@ def test_empty_optional_variables_mean_unset():
         ({**BASE, "TARGET_NAME": "has space"}, "TARGET_NAME: String should match pattern"),
         (
             {**BASE, "CONFIG_SOURCES": '{"api": {"jop_queue": "x"}}'},
-            "CONFIG_SOURCES.api.jop_queue: Input should be 'job_queue' or 'job_definition'",
+            "CONFIG_SOURCES.api.jop_queue: invalid key: Input should be 'job_queue' or "
+            "'job_definition', got 'jop_queue'",
         ),
     ],
 )

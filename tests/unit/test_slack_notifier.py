@@ -13,10 +13,8 @@ import boto3
 import pytest
 
 from batch_health.models import CheckResult, Report, Status
-from batch_health.notify import notifier
 from batch_health.notify.incidents import incident_notification
 from batch_health.notify.messages import Event, publish_request
-from batch_health.notify.notifier import NotifierInputError, card_for_record
 from batch_health.notify.slack import SlackError, render
 from batch_health.notify.webhook_secret import (
     SecretsProvider,
@@ -25,7 +23,9 @@ from batch_health.notify.webhook_secret import (
     get_webhook_url,
     parse_webhook_secret,
 )
-from batch_health.settings import NotifierSettings
+from batch_health.runtime import slack_notifier as notifier
+from batch_health.runtime.notifier_settings import NotifierSettings
+from batch_health.runtime.slack_notifier import NotifierInputError, card_for_record
 
 REGION = "ap-northeast-2"
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 from support.suite import light_queue, run_target
 
+from batch_health.aws.inventory import TargetView
 from batch_health.checks import CHECK_NAMES, get_check
-from batch_health.checks.smoke import find_unresolved_job_parameters, referenced_parameters
 from batch_health.demo import (
     CE,
     EXEC_ROLE,
@@ -19,7 +19,7 @@ from batch_health.demo import (
     WORKER_COMMAND,
     build_unresolved,
 )
-from batch_health.inventory import TargetView
+from batch_health.domain.smoke import find_unresolved_job_parameters, referenced_parameters
 from batch_health.models import CheckResult, Status
 
 STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
 from batch_health.limits import SNS_SUBJECT_MAX_CHARS
 from batch_health.models import CheckResult, Report, Status
 from batch_health.notify import sns

@@ -7,10 +7,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.inventory import Inventory
+from batch_health.aws.sessions import AwsSessions
 from batch_health.config import parse_suite_config
-from batch_health.inventory import Inventory
-from batch_health.sources import SourceError, parse_source, read_file_key, resolve_source
+from batch_health.domain.sources import SourceError, parse_source, read_file_key, resolve_source
 
 
 def no_ssm(name: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch_health.status_reasons import (
+from batch_health.domain.status_reasons import (
     HintContext,
     ReasonClass,
     classify_job,

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from samcli.yamlhelper import yaml_parse
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
 from batch_health.checks import RunOptions
 from batch_health.config import SuiteConfig
 from batch_health.demo import EXEC_ROLE

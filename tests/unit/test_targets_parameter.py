@@ -9,12 +9,12 @@ from typing import Any
 import boto3
 import pytest
 
-from batch_health import monitor
+from batch_health.aws.targets_store import TargetsParameterError
+from batch_health.cli.invoke import LocalContext
 from batch_health.config import ConfigError, parse_suite_config
-from batch_health.invoke import LocalContext
-from batch_health.lambda_event import InvalidEventError
-from batch_health.settings import MonitorSettings
-from batch_health.targets_parameter import TargetsParameterError
+from batch_health.runtime import monitor
+from batch_health.runtime.event import InvalidEventError
+from batch_health.runtime.settings import MonitorSettings
 
 PARAMETER = "/batch-health/targets"
 
@@ -205,8 +205,8 @@ def write_config(tmp_path, targets: list[dict[str, Any]]) -> str:
 def test_push_writes_one_parameter_per_target_that_the_monitor_reads_back(aws, tmp_path, capsys):
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
+    from batch_health.aws.targets_store import read_targets
     from batch_health.cli import main
-    from batch_health.targets_parameter import read_targets
 
     targets = [
         {"name": f"video-{i}", "job_queue": f"q{i}", "job_definition": "jd", "region": "us-west-2"}

@@ -15,8 +15,9 @@ from samcli.lib.config.samconfig import SamConfig
 from samcli.yamlhelper import yaml_parse
 
 from batch_health.checks import REGISTRY
-from batch_health.observability import SERVICE
-from batch_health.settings import MonitorSettings, NotifierSettings
+from batch_health.runtime.notifier_settings import NotifierSettings
+from batch_health.runtime.observability import SERVICE
+from batch_health.runtime.settings import MonitorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = yaml_parse((ROOT / "template.yaml").read_text())
@@ -221,7 +222,7 @@ def test_two_schedules_with_retries_and_dead_letters():
 
 
 def test_schedule_inputs_are_events_the_function_accepts():
-    from batch_health.lambda_event import parse_event
+    from batch_health.runtime.event import parse_event
 
     events = RESOURCES["MonitorFunction"]["Properties"]["Events"]
     suite = parse_event(json.loads(events["Suite"]["Properties"]["Input"]))
@@ -399,7 +400,7 @@ def test_smoke_submit_only_on_the_configured_queue_and_job_definition():
 
 
 def test_smoke_terminate_and_tag_only_the_monitors_jobs():
-    from batch_health.checks.smoke import SMOKE_TAG, TARGET_TAG
+    from batch_health.domain.smoke import SMOKE_TAG, TARGET_TAG
 
     terminate = statement("SmokeTerminate")
     assert terminate["Condition"] == {"StringEquals": {f"aws:ResourceTag/{SMOKE_TAG}": "true"}}

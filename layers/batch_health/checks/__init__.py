@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from batch_health.checks.access import AwsAccess
+from batch_health.checks.aws_access import AwsAccess
 from batch_health.checks.base import Check, CheckContext, RunOptions
-from batch_health.checks.compute_env import ComputeEnvironmentCheck
-from batch_health.checks.config_match import ConfigMatchJobdef, ConfigMatchQueue
+from batch_health.checks.ce import CeCheck
+from batch_health.checks.config_match_jobdef import ConfigMatchJobdef
+from batch_health.checks.config_match_queue import ConfigMatchQueue
 from batch_health.checks.iam import IamCheck
-from batch_health.checks.job_definition import JobDefinitionCheck
-from batch_health.checks.jobs import JobFailuresCheck, RunnableBacklogCheck
+from batch_health.checks.job_failures import JobFailuresCheck
+from batch_health.checks.jobdef import JobdefCheck
 from batch_health.checks.log_content import LogContentCheck
 from batch_health.checks.log_group import LogGroupCheck
 from batch_health.checks.queue import QueueCheck
-from batch_health.checks.smoke import SmokeSubmitCheck
+from batch_health.checks.runnable_backlog import RunnableBacklogCheck
+from batch_health.checks.smoke_submit import SmokeSubmitCheck
 
 REGISTRY: tuple[Check, ...] = (
     ConfigMatchQueue(),
     ConfigMatchJobdef(),
     AwsAccess(),
     QueueCheck(),
-    ComputeEnvironmentCheck(),
-    JobDefinitionCheck(),
+    CeCheck(),
+    JobdefCheck(),
     IamCheck(),
     LogGroupCheck(),
     LogContentCheck(),

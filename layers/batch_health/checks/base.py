@@ -7,13 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from batch_health.aws.errors import AWS_ERRORS, AwsFailure, classify
+from batch_health.aws.inventory import TargetView
 from batch_health.config import Target
-from batch_health.errors import AwsFailure, classify
-from batch_health.inventory import TargetView
+from batch_health.domain.job_definition import JobDefinitionView
+from batch_health.domain.scope import DeploymentScope
 from batch_health.models import CheckResult, Status
-from batch_health.scope import DeploymentScope
 
 
 @dataclass
@@ -103,13 +102,13 @@ class Check:
             error_code=failure.code,
         )
 
-    def read_job_definition(self, ctx: CheckContext) -> dict[str, Any] | None:
+    def read_job_definition(self, ctx: CheckContext) -> JobDefinitionView | None:
         """The target's job definition (None: no ACTIVE revision); an AWS error ends the
         check with a FAIL naming the denied or failed call."""
         name = ctx.target.job_definition
         try:
             return ctx.aws.job_definition()
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise CheckFinished(
                 self.aws_fail(
                     exc,

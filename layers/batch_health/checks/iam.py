@@ -9,26 +9,23 @@ it, the role's own policy documents are evaluated locally. The result says which
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from batch_health.aws.errors import AWS_ERRORS, ErrorKind, classify
 from batch_health.checks.base import Check, CheckContext
-from batch_health.errors import ErrorKind, classify
-from batch_health.execution_role import (
-    LOG_ACTIONS,
-    Requirement,
-)
-from batch_health.iam_policy import Decision, Evaluation, evaluate_all, trusted_services
-from batch_health.inventory import role_name_from_arn
+from batch_health.domain.arns import role_name_from_arn
+from batch_health.domain.execution_role import LOG_ACTIONS, Requirement
+from batch_health.domain.iam_policy import Decision, Evaluation, evaluate_all, trusted_services
 from batch_health.models import CheckResult
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 SIMULATOR = "iam:SimulatePrincipalPolicy"
 EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 # Errors that mean "the simulator cannot answer here", not "the role lacks a permission".
-SIMULATION_UNAVAILABLE = (ClientError, BotoCoreError, ResponseParserError, NotImplementedError)
+SIMULATION_UNAVAILABLE = (*AWS_ERRORS, ResponseParserError, NotImplementedError)
 TRUST_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
@@ -38,6 +35,22 @@ TRUST_POLICY = json.dumps(
     },
     separators=(",", ":"),
 )
+
+
+@dataclass
+class Verdict:
+    """What the check found so far: its facts, and each problem with its fix."""
+
+    facts: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+    def add(self, problem: str, hint: str) -> None:
+        self.problems.append(problem)
+        self.hints.append(hint)
+
+    def detail(self) -> str:
+        return "; ".join(self.problems)
 
 
 def _simulated(result: dict[str, Any], resource: str) -> Evaluation:
@@ -83,58 +96,46 @@ class IamCheck(Check):
         jd = self.read_job_definition(ctx)
         if jd is None:
             return self.skip(f"job definition {name} has no ACTIVE revision")
-        container = jd.get("containerProperties") or {}
-        exec_arn = container.get("executionRoleArn") or ""
-        job_arn = container.get("jobRoleArn") or ""
-        facts: dict[str, Any] = {"executionRoleArn": exec_arn, "jobRoleArn": job_arn}
-        problems: list[str] = []
-        hints: list[str] = []
-
-        roles, failed = self._roles(ctx, {"execution role": exec_arn, "job role": job_arn})
+        verdict = Verdict(
+            {"executionRoleArn": jd.execution_role_arn, "jobRoleArn": jd.job_role_arn}
+        )
+        roles, failed = self._roles(ctx, jd.roles)
         if failed is not None:
             return failed
-        for label, arn in (("execution role", exec_arn), ("job role", job_arn)):
-            if arn:
-                self._check_role(name, label, arn, roles.get(label), facts, problems, hints)
+        for label, arn in jd.roles.items():
+            self._check_role(name, label, arn, roles.get(label), verdict)
+        if not jd.execution_role_arn:
+            return self._without_execution_role(name, verdict)
+        if roles.get("execution role") is None:
+            return self.fail(verdict.detail(), verdict.hints, **verdict.facts)
+        return self._permissions(ctx, jd.execution_role_arn, jd.job_role_arn, verdict)
 
-        if not exec_arn:
-            if problems:
-                return self.fail("; ".join(problems), hints, **facts)
-            # On EC2 the container instance role pulls the image and writes the logs.
-            return self.warn(
-                f"{name} has no executionRoleArn: image pull and log writes rely on the container "
-                "instance role, which this check does not evaluate",
-                [
-                    f"Register {name} with an executionRoleArn whose role has "
-                    f"{EXECUTION_POLICY_ARN.rsplit('/', 1)[-1]}, so the permissions are the job's "
-                    "own and checkable"
-                ],
-                **facts,
-            )
-        exec_role = roles.get("execution role")
-        if exec_role is None:
-            return self.fail("; ".join(problems), hints, **facts)
+    def _without_execution_role(self, name: str, verdict: Verdict) -> CheckResult:
+        if verdict.problems:
+            return self.fail(verdict.detail(), verdict.hints, **verdict.facts)
+        # On EC2 the container instance role pulls the image and writes the logs.
+        return self.warn(
+            f"{name} has no executionRoleArn: image pull and log writes rely on the container "
+            "instance role, which this check does not evaluate",
+            [
+                f"Register {name} with an executionRoleArn whose role has "
+                f"{EXECUTION_POLICY_ARN.rsplit('/', 1)[-1]}, so the permissions are the job's "
+                "own and checkable"
+            ],
+            **verdict.facts,
+        )
 
+    def _permissions(
+        self, ctx: CheckContext, exec_arn: str, job_arn: str, verdict: Verdict
+    ) -> CheckResult:
+        """Whether the execution role may do what starting the job needs."""
         requirements = ctx.aws.execution_role_requirements()
         exec_name = role_name_from_arn(exec_arn)
         try:
             method, evaluations, policies = self._evaluate(ctx, exec_arn, exec_name, requirements)
-        except (ClientError, BotoCoreError) as exc:
-            failure = classify(exc)
-            problems.append(
-                f"cannot evaluate {exec_name}'s permissions: {SIMULATOR} unavailable and reading "
-                f"its policies failed ({failure.kind.value}, {failure.code})"
-            )
-            if failure.kind is ErrorKind.ACCESS_DENIED:
-                hints.append(
-                    f"Grant the monitor's identity `{SIMULATOR}` on {exec_arn}, or "
-                    "`iam:ListAttachedRolePolicies`, `iam:ListRolePolicies`, `iam:GetRolePolicy`, "
-                    "`iam:GetPolicy` and `iam:GetPolicyVersion`"
-                )
-            else:  # not a permission problem: say what it was (unreachable, throttled, ...)
-                hints.append(failure.hint(resource=exec_arn))
-            return self.fail("; ".join(problems), hints, **facts)
-        facts.update(
+        except AWS_ERRORS as exc:
+            return self._unevaluated(exc, exec_name, exec_arn, verdict)
+        verdict.facts.update(
             permission_method=method,
             policies=policies,
             permissions=[
@@ -148,43 +149,68 @@ class IamCheck(Check):
             ],
         )
         if method != SIMULATOR and not policies:
-            problems.append(
+            verdict.add(
                 f"execution role {exec_name} has no attached or inline policies, so it cannot "
-                + " or ".join(r.purpose for r in requirements)
-            )
-            hints.append(
+                + " or ".join(r.purpose for r in requirements),
                 f"Attach the managed execution policy: `aws iam attach-role-policy --role-name "
-                f"{exec_name} --policy-arn {EXECUTION_POLICY_ARN}`"
+                f"{exec_name} --policy-arn {EXECUTION_POLICY_ARN}`",
             )
-            return self.fail("; ".join(problems), hints, **facts)
-
-        unsure = [e for e in evaluations if e.decision is Decision.UNDETERMINED]
+            return self.fail(verdict.detail(), verdict.hints, **verdict.facts)
         for requirement in requirements:
             problem = self._permission_problem(exec_name, requirement, evaluations)
             if problem:
-                problems.append(problem[0])
-                hints.append(problem[1])
+                verdict.add(*problem)
         decided_by = f"decided by {method}"
-        if problems:
-            return self.fail("; ".join(problems) + f" ({decided_by})", hints, **facts)
+        if verdict.problems:
+            return self.fail(f"{verdict.detail()} ({decided_by})", verdict.hints, **verdict.facts)
+        unsure = [e for e in evaluations if e.decision is Decision.UNDETERMINED]
         if unsure:
-            statements = sorted({d for e in unsure for d in e.deciding})
-            return self.warn(
-                f"execution role {exec_name}'s permission for "
-                f"{', '.join(sorted({e.action for e in unsure}))} depends on policy conditions "
-                f"({', '.join(statements) or 'unknown statements'}; {decided_by})",
-                [
-                    f"Check that the conditions in {', '.join(statements) or 'those statements'} "
-                    f"hold for ECS tasks, or let the monitor call {SIMULATOR} on {exec_arn}"
-                ],
-                **facts,
-            )
+            return self._undetermined(unsure, exec_name, exec_arn, decided_by, verdict)
         granted = ", ".join(r.purpose for r in requirements) or "(nothing to check)"
         job_part = f" jobRole={role_name_from_arn(job_arn)}" if job_arn else " (no job role)"
         return self.ok(
             f"executionRole={exec_name}{job_part} exist and trust {ECS_TASKS}; "
             f"{exec_name} may {granted} ({decided_by})",
-            **facts,
+            **verdict.facts,
+        )
+
+    def _unevaluated(
+        self, exc: BaseException, exec_name: str, exec_arn: str, verdict: Verdict
+    ) -> CheckResult:
+        failure = classify(exc)
+        if failure.kind is ErrorKind.ACCESS_DENIED:
+            hint = (
+                f"Grant the monitor's identity `{SIMULATOR}` on {exec_arn}, or "
+                "`iam:ListAttachedRolePolicies`, `iam:ListRolePolicies`, `iam:GetRolePolicy`, "
+                "`iam:GetPolicy` and `iam:GetPolicyVersion`"
+            )
+        else:  # not a permission problem: say what it was (unreachable, throttled, ...)
+            hint = failure.hint(resource=exec_arn)
+        verdict.add(
+            f"cannot evaluate {exec_name}'s permissions: {SIMULATOR} unavailable and reading "
+            f"its policies failed ({failure.kind.value}, {failure.code})",
+            hint,
+        )
+        return self.fail(verdict.detail(), verdict.hints, **verdict.facts)
+
+    def _undetermined(
+        self,
+        unsure: list[Evaluation],
+        exec_name: str,
+        exec_arn: str,
+        decided_by: str,
+        verdict: Verdict,
+    ) -> CheckResult:
+        statements = sorted({d for e in unsure for d in e.deciding})
+        return self.warn(
+            f"execution role {exec_name}'s permission for "
+            f"{', '.join(sorted({e.action for e in unsure}))} depends on policy conditions "
+            f"({', '.join(statements) or 'unknown statements'}; {decided_by})",
+            [
+                f"Check that the conditions in {', '.join(statements) or 'those statements'} "
+                f"hold for ECS tasks, or let the monitor call {SIMULATOR} on {exec_arn}"
+            ],
+            **verdict.facts,
         )
 
     def _roles(
@@ -198,7 +224,7 @@ class IamCheck(Check):
             role_name = role_name_from_arn(arn)
             try:
                 roles[label] = ctx.aws.role(role_name) if role_name else None
-            except (ClientError, BotoCoreError) as exc:
+            except AWS_ERRORS as exc:
                 return roles, self.aws_fail(
                     exc, action="iam:GetRole", resource=arn, what=f"{label} {arn}"
                 )
@@ -206,33 +232,25 @@ class IamCheck(Check):
 
     @staticmethod
     def _check_role(
-        job_definition: str,
-        label: str,
-        arn: str,
-        role: dict[str, Any] | None,
-        facts: dict[str, Any],
-        problems: list[str],
-        hints: list[str],
+        job_definition: str, label: str, arn: str, role: dict[str, Any] | None, verdict: Verdict
     ) -> None:
         """Missing role, or a role ECS tasks may not assume: a problem and its fix."""
         role_name = role_name_from_arn(arn) or arn
         if role is None:
-            problems.append(f"{label} {role_name} does not exist")
-            hints.append(
+            verdict.add(
+                f"{label} {role_name} does not exist",
                 f"Create {role_name} (trusting {ECS_TASKS}) or register {job_definition} with "
-                f"the ARN of an existing {label}"
+                f"the ARN of an existing {label}",
             )
             return
         services = sorted(trusted_services(role.get("AssumeRolePolicyDocument")))
-        facts[f"{label.replace(' ', '_')}_trusts"] = services
+        verdict.facts[f"{label.replace(' ', '_')}_trusts"] = services
         if ECS_TASKS not in services:
-            problems.append(
+            verdict.add(
                 f"{label} {role_name} does not trust {ECS_TASKS} "
-                f"(trusted services: {', '.join(services) or 'none'})"
-            )
-            hints.append(
+                f"(trusted services: {', '.join(services) or 'none'})",
                 f"Let ECS tasks assume it: `aws iam update-assume-role-policy --role-name "
-                f"{role_name} --policy-document '{TRUST_POLICY}'`"
+                f"{role_name} --policy-document '{TRUST_POLICY}'`",
             )
 
     def _permission_problem(

@@ -6,16 +6,14 @@ import re
 import time
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import CheckContext
-from batch_health.checks.log_group import (
+from batch_health.checks.job_logs import (
     JobLogGroupCheck,
     job_log_group_ref,
     monitor_account,
     unreadable_detail,
 )
-from batch_health.errors import classify
 from batch_health.models import CheckResult
 from batch_health.text import clip, one_line
 
@@ -65,7 +63,7 @@ class LogContentCheck(JobLogGroupCheck):
         # Normally LOG_GROUP_CHECK has decided this; run alone, the check looks itself.
         try:
             group = ctx.aws.log_group(name)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             return self.skip(unreadable_detail(name, classify(exc)))
         if group is None:
             return self.skip(f"log group missing: {name} does not exist in {region}")
@@ -78,7 +76,7 @@ class LogContentCheck(JobLogGroupCheck):
         try:
             streams = ctx.aws.newest_log_streams(name, NEWEST_STREAMS)
             events = self._recent_events(ctx, name, streams, thresholds.log_scan_events)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             return self.aws_fail(
                 exc,
                 action="logs:DescribeLogStreams and logs:GetLogEvents",

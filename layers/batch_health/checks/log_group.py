@@ -2,93 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from botocore.exceptions import BotoCoreError, ClientError
-
-from batch_health.checks.base import Check, CheckContext
-from batch_health.config import Target
-from batch_health.errors import AwsFailure, ErrorKind, classify
+from batch_health.aws.errors import AWS_ERRORS, ErrorKind, classify
+from batch_health.checks.base import CheckContext
+from batch_health.checks.job_logs import (
+    JobLogGroupCheck,
+    job_log_group_ref,
+    monitor_account,
+    unreadable_detail,
+)
+from batch_health.domain.arns import role_name_from_arn
 from batch_health.models import CheckResult
-
-BATCH_DEFAULT_LOG_GROUP = "/aws/batch/job"
-
-
-@dataclass(frozen=True)
-class LogGroupRef:
-    """Which log group the target's jobs write to, and how we know; `problem` when unknown."""
-
-    name: str | None
-    source: str = ""  # "configured", "job definition", "Batch default"
-    problem: str = ""
-
-    @property
-    def described(self) -> str:
-        return {
-            "configured": "configured",
-            "job definition": "the job definition's awslogs-group",
-            "Batch default": "Batch's default: the job definition sets no awslogs-group",
-        }.get(self.source, self.source)
-
-
-def job_log_group_ref(ctx: CheckContext) -> LogGroupRef:
-    """The configured log group, else the job definition's awslogs-group (Batch's default)."""
-    if ctx.target.log_group:
-        return LogGroupRef(ctx.target.log_group, "configured")
-    name = ctx.target.job_definition
-    try:
-        jd = ctx.aws.job_definition()
-    except (ClientError, BotoCoreError) as exc:
-        return LogGroupRef(
-            None,
-            problem=f"job definition {name} unreadable ({classify(exc).summary}); "
-            "set log_group on the target to check the log group anyway",
-        )
-    if jd is None:
-        return LogGroupRef(
-            None,
-            problem=f"job definition {name} has no ACTIVE revision, so its log group is unknown; "
-            "set log_group on the target to check it anyway",
-        )
-    log_config = (jd.get("containerProperties") or {}).get("logConfiguration") or {}
-    driver = log_config.get("logDriver", "awslogs")
-    if driver != "awslogs":
-        return LogGroupRef(
-            None, problem=f"job definition {name} logs with {driver}, not CloudWatch Logs"
-        )
-    group = (log_config.get("options") or {}).get("awslogs-group")
-    if group:
-        return LogGroupRef(group, "job definition")
-    return LogGroupRef(BATCH_DEFAULT_LOG_GROUP, "Batch default")
-
-
-def monitor_account(ctx: CheckContext) -> str:
-    """The account the checks look at (for ARNs in hints); a placeholder when unknown."""
-    try:
-        return str(ctx.aws.caller_identity().get("Account") or "<account>")
-    except (ClientError, BotoCoreError):
-        return "<account>"
-
-
-def unreadable_detail(name: str, failure: AwsFailure) -> str:
-    if failure.kind is ErrorKind.ACCESS_DENIED:
-        return (
-            f"log group unreadable: the monitor is not allowed logs:DescribeLogGroups "
-            f"({failure.code}), so whether {name} exists is unknown"
-        )
-    return f"log group unreadable: describing {name} failed: {failure.summary}"
-
-
-class JobLogGroupCheck(Check):
-    """A check of the log group the target's jobs write to (STEP 4)."""
-
-    step = 4
-    step_title = "LOG GROUP"
-    needs = ("job_log_group",)
-
-    def services_for(self, target: Target) -> tuple[str, ...]:
-        # Without a configured log group, its name comes from the job definition (batch).
-        return ("logs",) if target.log_group else ("batch", "logs")
 
 
 class LogGroupCheck(JobLogGroupCheck):
@@ -110,7 +33,7 @@ class LogGroupCheck(JobLogGroupCheck):
         facts = {"log_group": name, "log_group_source": ref.source}
         try:
             group = ctx.aws.log_group(name)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             failure = classify(exc)
             if failure.kind is not ErrorKind.ACCESS_DENIED:
                 return self.aws_fail(
@@ -160,12 +83,10 @@ class LogGroupCheck(JobLogGroupCheck):
             f"(then `aws logs put-retention-policy --log-group-name {name} --retention-in-days "
             f"30 --region {region}`)",
         ]
-        role = ""
         try:
-            jd = ctx.aws.job_definition() or {}
-            arn = (jd.get("containerProperties") or {}).get("executionRoleArn") or ""
-            role = arn.rsplit("/", 1)[-1]
-        except (ClientError, BotoCoreError):
+            jd = ctx.aws.job_definition()
+            role = role_name_from_arn(jd.execution_role_arn) if jd else ""
+        except AWS_ERRORS:
             role = ""
         hints.append(
             f"Or let jobs create it: set awslogs-create-group=true in "

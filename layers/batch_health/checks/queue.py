@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from batch_health.aws.errors import AWS_ERRORS
 from batch_health.checks.base import Check, CheckContext
 from batch_health.models import CheckResult
 
@@ -25,7 +24,7 @@ class QueueCheck(Check):
         name, region = ctx.target.job_queue, ctx.aws.region
         try:
             queue = ctx.aws.job_queue()
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             return self.aws_fail(
                 exc, action="batch:DescribeJobQueues", resource=name, what=f"job queue {name}"
             )

@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_health.aws import AwsSessions
-from batch_health.errors import classify
+from batch_health.aws.errors import AWS_ERRORS, classify
+from batch_health.aws.sessions import AwsSessions
 from batch_health.models import CheckResult, Report, Status, SuiteReport, iso, utc_now
 from batch_health.notify import sns
 from batch_health.notify.messages import Event, Notification, console_links, subject
@@ -137,7 +137,7 @@ class IncidentStore:
             item = self._client.get_item(
                 TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True
             ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise StateUnavailable(f"read {pk}: {classify(exc).summary}") from exc
         if not item:
             return IncidentState()
@@ -306,7 +306,7 @@ class _Run:
         assert self.config.topic_arn is not None
         try:
             message_id = sns.publish(self.sessions, self.config.topic_arn, message)
-        except (ClientError, BotoCoreError, ValueError) as exc:
+        except (*AWS_ERRORS, ValueError) as exc:
             reason = classify(exc).summary if not isinstance(exc, ValueError) else str(exc)
             self.outcome.failures.append(f"SNS publish {subject(message)}: {reason}")
             logger.warning(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.sessions import AwsSessions
 from batch_health.notify.messages import Notification, publish_request
 
 

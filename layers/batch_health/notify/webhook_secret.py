@@ -13,8 +13,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from batch_health.aws import client_config
-from batch_health.errors import ErrorKind, classify
+from batch_health.aws.errors import ErrorKind, classify
+from batch_health.aws.sessions import client_config
 
 CACHE_SECONDS = 300  # a rotated webhook is picked up within five minutes
 URL_KEYS = ("url", "webhook_url")

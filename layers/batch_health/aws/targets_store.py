@@ -19,10 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.config import ConfigError, SuiteConfig, Target, parse_suite_config
-from batch_health.errors import classify
 from batch_health.limits import SSM_ADVANCED_VALUE_MAX_BYTES, SSM_STANDARD_VALUE_MAX_BYTES
 
 TIER_LIMITS = {"Standard": SSM_STANDARD_VALUE_MAX_BYTES, "Advanced": SSM_ADVANCED_VALUE_MAX_BYTES}
@@ -86,7 +84,7 @@ def _fetch(where: str, action: str, resource: str, get: Any) -> Any:
         return get()
     except GetParameterError as exc:
         cause = exc.__context__
-        if isinstance(cause, ClientError | BotoCoreError):
+        if isinstance(cause, AWS_ERRORS):
             failure = classify(cause)
             hint = failure.hint(action=action, resource=resource)
             detail = f"{failure.summary.rstrip('.')}. {hint}"

@@ -1,39 +1,23 @@
-"""CONFIG_MATCH_QUEUE / CONFIG_MATCH_JOBDEF: every configured source names the same resource."""
+"""What CONFIG_MATCH_QUEUE and CONFIG_MATCH_JOBDEF share: every configured source names the
+same resource as the monitor checks. Not a check itself."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import Check, CheckContext
 from batch_health.config import ConfigKey, Target
-from batch_health.errors import classify
+from batch_health.domain.arns import resource_name
+from batch_health.domain.sources import (
+    SourceError,
+    parse_source,
+    resolve_source,
+    ssm_parameter_names,
+)
 from batch_health.models import CheckResult
-from batch_health.sources import SourceError, parse_source, resolve_source
 
 MONITOR_SOURCE = "monitor"
-
-
-def resource_name(value: str, key: ConfigKey) -> str:
-    """Compare names, not spellings: an ARN or `name:revision` names the same resource."""
-    name = value.strip()
-    if name.startswith("arn:"):
-        name = name.rsplit("/", 1)[-1]
-    if key == "job_definition":
-        name = name.split(":", 1)[0]
-    return name
-
-
-def ssm_names(target_sources: dict[str, dict[str, str]]) -> list[str]:
-    """The SSM parameters a target's sources read (so they can be fetched in one call)."""
-    names = []
-    for specs in target_sources.values():
-        for spec in specs.values():
-            ref = parse_source(spec) if spec.startswith("ssm:") else None
-            if ref is not None:
-                names.append(ref.location)
-    return names
 
 
 class ConfigMatchCheck(Check):
@@ -44,7 +28,7 @@ class ConfigMatchCheck(Check):
     priority = 20
 
     def services_for(self, target: Target) -> tuple[str, ...]:
-        return ("ssm",) if ssm_names(target.config_sources) else ()
+        return ("ssm",) if ssm_parameter_names(target.config_sources) else ()
 
     def run(self, ctx: CheckContext) -> CheckResult:
         specs = {
@@ -77,7 +61,7 @@ class ConfigMatchCheck(Check):
                 unreadable[source] = str(exc)
                 labels[source] = spec
                 continue
-            except (ClientError, BotoCoreError) as exc:
+            except AWS_ERRORS as exc:
                 unreadable[source] = f"{spec}: {classify(exc).summary}"
                 labels[source] = spec
                 continue
@@ -95,14 +79,12 @@ class ConfigMatchCheck(Check):
                 unreadable=unreadable,
                 **data,
             )
-        names = {resource_name(v, self.key) for v in values.values()}
+        names = {resource_name(v) for v in values.values()}
         listing = " ".join(f"{src}={val}" for src, val in values.items())
         if len(names) == 1:
             return self.ok(f"{listing} -> MATCH", **data)
         odd = [
-            src
-            for src, val in values.items()
-            if resource_name(val, self.key) != resource_name(configured, self.key)
+            src for src, val in values.items() if resource_name(val) != resource_name(configured)
         ]
         return self.fail(
             f"{listing} -> MISMATCH",
@@ -113,22 +95,3 @@ class ConfigMatchCheck(Check):
             ],
             **data,
         )
-
-
-class ConfigMatchQueue(ConfigMatchCheck):
-    name = "CONFIG_MATCH_QUEUE"
-    key = "job_queue"
-    noun = "job queue"
-    title = "Job queue name agrees across configs"
-    verifies = (
-        "The job queue named by every configured source (API settings, .env, setup script, "
-        "SSM) is the one the monitor checks"
-    )
-
-
-class ConfigMatchJobdef(ConfigMatchCheck):
-    name = "CONFIG_MATCH_JOBDEF"
-    key = "job_definition"
-    noun = "job definition"
-    title = "Job definition name agrees across configs"
-    verifies = "The job definition named by every configured source is the one the monitor checks"

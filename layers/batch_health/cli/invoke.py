@@ -31,7 +31,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+from batch_health.cli.common import ExitCode, positive_seconds
+from batch_health.demo.emulator import FAKE_ENV, emulator, patched_environ
+from batch_health.demo.worlds import SCENARIOS, WorldBuilder
+
 DEFAULT_FUNCTION = "MonitorFunction"
 DEFAULT_HANDLER = Path("functions/monitor/app.py")
 HANDLER_NAME = "lambda_handler"
@@ -143,8 +146,6 @@ def invoke(
     context: LocalContext,
 ) -> tuple[int, Any]:
     """Run the handler with `environ` applied; (exit code, response payload)."""
-    from batch_health.demo import patched_environ
-
     with patched_environ(environ, drop=()), contextlib.redirect_stdout(sys.stderr):
         # The function's log and EMF lines go where Lambda sends them (the log), stderr
         # here, so stdout carries only the response.
@@ -152,19 +153,17 @@ def invoke(
         try:
             response = handler(event, context)
         except Exception as exc:
-            return EXIT_ERROR, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+            return ExitCode.ERROR, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
     overall = response.get("overall") if isinstance(response, dict) else None
-    return (EXIT_FAIL if overall == "FAIL" else EXIT_OK), response
+    return (ExitCode.CHECK_FAILED if overall == "FAIL" else ExitCode.OK), response
 
 
 @contextlib.contextmanager
 def demo_world(scenario: str) -> Iterator[dict[str, str]]:
     """An emulator holding a demo world plus the stack's topic and table; yields the env."""
-    from batch_health import demo
-
-    with tempfile.TemporaryDirectory(prefix="batch-health-invoke-") as tmp, demo.emulator() as url:
-        builder = demo.WorldBuilder(url)
-        world = demo.SCENARIOS[scenario](builder, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="batch-health-invoke-") as tmp, emulator() as url:
+        builder = WorldBuilder(url)
+        world = SCENARIOS[scenario](builder, Path(tmp))
         topic = builder.client("sns").create_topic(Name="batch-health-alerts")["TopicArn"]
         table = "batch-health-incidents"
         builder.client("dynamodb").create_table(
@@ -175,7 +174,7 @@ def demo_world(scenario: str) -> Iterator[dict[str, str]]:
         )
         target = world.target
         env = {
-            **demo.FAKE_ENV,
+            **FAKE_ENV,
             "AWS_ENDPOINT_URL": url,
             "TARGET_NAME": target["name"],
             "JOB_QUEUE": target["job_queue"],
@@ -196,9 +195,6 @@ def demo_world(scenario: str) -> Iterator[dict[str, str]]:
 
 
 def add_parser(sub: Any) -> None:
-    from batch_health.cli import positive_seconds  # cli is loaded: it is calling us
-    from batch_health.demo import SCENARIOS
-
     parser = sub.add_parser(
         "invoke",
         help="run the monitor Lambda handler in-process with an event (no Docker)",
@@ -263,10 +259,10 @@ def cmd_invoke(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             code, response = invoke(args.handler_path, event, env, context)
     except InvokeError as exc:
         print(f"batch-health invoke: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     sys.stdout.write(json.dumps(response, indent=2, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
-    if code == EXIT_ERROR:
+    if code == ExitCode.ERROR:
         print(
             f"batch-health invoke: the invocation failed: {response['errorMessage']}",
             file=sys.stderr,

@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from batch_health.metrics import record_notification_failures
 from batch_health.notify.alarms import card_for_alarm, parse_alarm
 from batch_health.notify.messages import DOCUMENT_ATTRIBUTE, DOCUMENT_KIND, Notification
 from batch_health.notify.slack import (
@@ -24,8 +23,9 @@ from batch_health.notify.slack import (
     render,
 )
 from batch_health.notify.webhook_secret import WebhookSecretError, get_webhook_url
-from batch_health.observability import logger, metrics
-from batch_health.settings import NotifierSettings
+from batch_health.runtime.metrics import record_notification_failures
+from batch_health.runtime.notifier_settings import NotifierSettings
+from batch_health.runtime.observability import logger, metrics
 
 
 class NotifierInputError(ValueError):

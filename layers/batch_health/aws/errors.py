@@ -21,6 +21,9 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
+# What a call to AWS raises when AWS (or the way to it) says no: catch these, classify them.
+AWS_ERRORS = (ClientError, BotoCoreError)
+
 
 class ErrorKind(StrEnum):
     NO_CREDENTIALS = "no credentials"
@@ -165,7 +168,3 @@ def classify(exc: BaseException) -> AwsFailure:
     if isinstance(exc, BotoCoreError):
         return AwsFailure(ErrorKind.OTHER, type(exc).__name__, str(exc))
     return AwsFailure(ErrorKind.OTHER, type(exc).__name__, str(exc))
-
-
-def is_aws_error(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError | BotoCoreError)

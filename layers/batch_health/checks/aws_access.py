@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from batch_health.aws.errors import AWS_ERRORS
 from batch_health.checks.base import Check, CheckContext
 from batch_health.models import CheckResult
 
@@ -33,7 +32,7 @@ class AwsAccess(Check):
             )
         try:
             ident = ctx.aws.caller_identity()
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             result = self.aws_fail(exc, action="sts:GetCallerIdentity", what="credentials")
             if ctx.target.role_arn:
                 result.hints.append(

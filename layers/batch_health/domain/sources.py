@@ -110,3 +110,13 @@ def resolve_source(
     if value is None:
         raise SourceError(f"SSM parameter {ref.location} does not exist")
     return ref, value
+
+
+def ssm_parameter_names(sources: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """The SSM parameters a target's config sources read (so they are fetched in one call)."""
+    return [
+        parse_source(spec).location
+        for specs in sources.values()
+        for spec in specs.values()
+        if spec.startswith("ssm:")
+    ]

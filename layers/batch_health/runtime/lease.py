@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_health.errors import classify
+from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.models import iso
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -88,7 +88,7 @@ class RunLease:
             item = self._client.get_item(
                 TableName=self.table, Key=self.key, ConsistentRead=True
             ).get("Item", {})
-        except (ClientError, BotoCoreError):
+        except AWS_ERRORS:
             item = {}
         return LeaseOutcome(
             LeaseState.HELD,

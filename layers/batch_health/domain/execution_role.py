@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from batch_health.config import Target
+from batch_health.domain.arns import arn_account, arn_partition
+from batch_health.domain.job_definition import JobDefinitionView
+
 ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
     r"/(?P<repo>[^:@]+)"
@@ -27,16 +31,6 @@ class Requirement:
     purpose: str
     actions: tuple[str, ...]
     resource: str
-
-
-def arn_partition(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[1] if len(parts) > 1 and parts[1] else "aws"
-
-
-def arn_account(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 else ""
 
 
 def execution_role_requirements(
@@ -56,3 +50,19 @@ def execution_role_requirements(
         needed.append(Requirement("authenticate to ECR", ECR_AUTH_ACTIONS, "*"))
         needed.append(Requirement(f"pull {ecr['repo']} from ECR", ECR_PULL_ACTIONS, repo_arn))
     return needed
+
+
+def requirements_for(
+    target: Target, job_definition: JobDefinitionView | None, region: str | None
+) -> tuple[str, list[Requirement]]:
+    """The job definition's execution role ARN ("" when none) and what it must be allowed
+    for the target's jobs: what IAM_CHECK evaluates, and asks the simulator about."""
+    if job_definition is None or not job_definition.execution_role_arn:
+        return "", []
+    role = job_definition.execution_role_arn
+    return role, execution_role_requirements(
+        execution_role_arn=role,
+        image=job_definition.image,
+        log_group=target.log_group or job_definition.awslogs_group,
+        region=region or "",
+    )

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from batch_health.checks import parse_check_names
+from batch_health.validation import dotted, problems
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 M = TypeVar("M", bound=BaseModel)
@@ -107,24 +108,8 @@ def _validate(model: type[M], event: dict[str, Any]) -> M:
 
 def format_event_errors(exc: ValidationError) -> str:
     """`invalid event: allow_test_submit: Input should be a valid boolean; notfy: unknown field`."""
-    problems = []
-    for err in exc.errors():
-        where = _field_path(err["loc"])
-        if err["type"] == "extra_forbidden":
-            valid = ", ".join(RunRequest.model_fields)
-            msg = f"unknown field (valid fields: {valid})"
-        elif err["type"] == "value_error":
-            msg = str(err["ctx"]["error"])
-        elif err["type"] == "literal_error":
-            msg = f"{err['msg']}, got {err['input']!r}"
-        else:
-            msg = err["msg"]
-        problems.append(f"{where}: {msg}")
-    return "invalid event: " + "; ".join(problems)
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "event"
+    valid = ", ".join(RunRequest.model_fields)
+    unknown = f"unknown field (valid fields: {valid})"
+    return "invalid event: " + "; ".join(
+        problems(exc, lambda loc: dotted(loc) or "event", unknown=unknown)
+    )

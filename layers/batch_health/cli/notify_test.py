@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
-from batch_health.aws import AwsSessions
-from batch_health.errors import classify
+from batch_health.aws.errors import AWS_ERRORS, classify
+from batch_health.aws.sessions import AwsSessions
+from batch_health.cli.common import ExitCode, UsageError
 from batch_health.models import Status, utc_now
 from batch_health.notify import sns
 from batch_health.notify.messages import Event, Notification, subject
@@ -76,8 +77,6 @@ def _origin() -> str:
 
 
 def cmd_notify_test(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from batch_health.cli import EXIT_FAIL, EXIT_OK, UsageError
-
     if not args.topic_arn and not args.slack_webhook_secret:
         raise UsageError("notify-test needs --topic-arn and/or --slack-webhook-secret")
     if args.topic_arn:
@@ -93,7 +92,7 @@ def cmd_notify_test(args: argparse.Namespace, environ: Mapping[str, str]) -> int
         try:
             message_id = sns.publish(sessions, args.topic_arn, message)
             print(f"SNS:   sent to {args.topic_arn} (MessageId {message_id})")
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             failure = classify(exc)
             failed += 1
             print(f"SNS:   FAILED: {failure.summary}")
@@ -112,4 +111,4 @@ def cmd_notify_test(args: argparse.Namespace, environ: Mapping[str, str]) -> int
         except (WebhookSecretError, SlackError) as exc:
             failed += 1
             print(f"Slack: FAILED: {exc}")
-    return EXIT_FAIL if failed else EXIT_OK
+    return ExitCode.CHECK_FAILED if failed else ExitCode.OK

@@ -1,19 +1,18 @@
-"""`batch-health demo`: the real suite against an embedded AWS emulator (moto) on loopback.
+"""The demo's worlds: the ops report's Batch workload (and variants) built in an emulator.
 
-No AWS account and no network: a moto server starts on 127.0.0.1 with a free port, a
-prepared world is created over HTTP, and `batch-health check` runs against it.
+`WorldBuilder` creates Batch, IAM, SSM and Logs resources through any endpoint (a moto
+server over HTTP, or moto in-process for the unit tests); the scenarios build the ops
+report's world ("seed": everything in place but the log group, a job definition that
+needs Ref::job_id), the same after the fixes ("healthy"), and one whose job definition
+needs a parameter nothing supplies ("unresolved"). The demo, the bench and the tests use
+them.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import functools
 import json
-import os
-import tempfile
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,6 @@ LOG_GROUP = "/aws/batch/academy-video-worker"
 EXEC_ROLE = "academy-batch-ecs-task-execution-role"
 JOB_ROLE = "academy-video-batch-job-role"
 IMAGE_REPO = "academy-video-worker"
-FAKE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-}
 ECS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -55,56 +47,6 @@ class World:
     description: str
     target: dict[str, Any]
     files: dict[str, str] = field(default_factory=dict)
-
-
-def start_emulator() -> tuple[Any, str]:
-    """A started moto server on 127.0.0.1 (free port) with Docker-less Batch, and its URL."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # no request log in the report
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    try:
-        request = urllib.request.Request(
-            f"{url}/moto-api/config",
-            data=json.dumps({"batch": {"use_docker": False}}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        urllib.request.urlopen(request, timeout=10).close()
-    except BaseException:
-        server.stop()
-        raise
-    return server, url
-
-
-@contextlib.contextmanager
-def emulator() -> Iterator[str]:
-    """`start_emulator()` for the length of a `with` block; yields the URL."""
-    server, url = start_emulator()
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
-@contextlib.contextmanager
-def patched_environ(
-    values: Mapping[str, str], drop: tuple[str, ...] = ("AWS_PROFILE",)
-) -> Iterator[None]:
-    saved = dict(os.environ)
-    for key in drop:
-        os.environ.pop(key, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 class WorldBuilder:
@@ -359,54 +301,3 @@ SCENARIOS: dict[str, Callable[[WorldBuilder, Path], World]] = {
     "healthy": build_healthy,
     "unresolved": build_unresolved,
 }
-
-
-def add_parser(sub: Any) -> None:
-    from batch_health.cli import add_target_arguments
-
-    demo = sub.add_parser(
-        "demo", help="run the real suite against an embedded AWS emulator (no account, no network)"
-    )
-    demo.add_argument(
-        "--scenario", choices=sorted(SCENARIOS), default="seed", help="prepared world"
-    )
-    add_target_arguments(demo)
-    demo.set_defaults(handler=cmd_demo)
-
-
-def cmd_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from batch_health.checks import parse_check_names
-    from batch_health.cli import UsageError, main
-
-    try:
-        import moto.server  # noqa: F401 - the emulator is an optional extra
-    except ImportError:
-        raise UsageError(
-            "the demo needs the AWS emulator: pip install 'batch-health-monitor[demo]' "
-            "(or run `make demo`, which installs it)"
-        ) from None
-    if args.checks:
-        try:  # before the emulator starts: a typo should not cost a world build
-            parse_check_names(args.checks)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    with tempfile.TemporaryDirectory(prefix="batch-health-demo-") as tmp, emulator() as url:
-        workdir = Path(tmp)
-        world = SCENARIOS[args.scenario](WorldBuilder(url), workdir)
-        config_path = workdir / "targets.json"
-        config_path.write_text(json.dumps({"targets": [world.target]}, indent=2))
-        if args.format == "text":
-            print(f"# batch-health demo: scenario '{world.name}': {world.description}")
-            print(f"# AWS emulator (moto) at {url}, region {REGION}; no AWS account is used\n")
-        argv = ["check", "--config", str(config_path), "--format", args.format]
-        argv += ["--concurrency", str(args.concurrency)]
-        if args.checks:
-            argv += ["--checks", args.checks]
-        if args.allow_test_submit:
-            argv.append("--allow-test-submit")
-        if args.time_budget:
-            argv += ["--time-budget", str(args.time_budget)]
-        for item in args.smoke_param:
-            argv += ["--smoke-param", item]
-        with patched_environ({**FAKE_ENV, "AWS_ENDPOINT_URL": url}):
-            return main(argv)

@@ -19,19 +19,19 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from batch_health.aws import AwsSessions
+from batch_health.aws.errors import classify
+from batch_health.aws.sessions import AwsSessions
+from batch_health.aws.targets_store import read_targets
 from batch_health.checks import RunOptions
 from batch_health.config import SuiteConfig
 from batch_health.engine import run_suite
-from batch_health.errors import classify
-from batch_health.lambda_event import InvalidEventError, MonitorEvent, parse_event
-from batch_health.lease import LeaseOutcome, LeaseState, RunLease, lease_name
 from batch_health.limits import LAMBDA_RESPONSE_MAX_BYTES, LOGGED_DETAIL_MAX_CHARS
-from batch_health.metrics import emit_suite_metrics, record_notification_failures
 from batch_health.models import SuiteReport, utc_now
-from batch_health.observability import logger, metrics, tracer
-from batch_health.settings import MonitorSettings
-from batch_health.targets_parameter import read_targets
+from batch_health.runtime.event import InvalidEventError, MonitorEvent, parse_event
+from batch_health.runtime.lease import LeaseOutcome, LeaseState, RunLease, lease_name
+from batch_health.runtime.metrics import emit_suite_metrics, record_notification_failures
+from batch_health.runtime.observability import logger, metrics, tracer
+from batch_health.runtime.settings import MonitorSettings
 from batch_health.text import clip
 
 # (suite, settings, sessions) -> one line per failed notification
@@ -136,7 +136,7 @@ def send_notifications(
     suite: SuiteReport, settings: MonitorSettings, sessions: AwsSessions
 ) -> list[str]:
     """SNS (and, through it, Slack) for the critical checks, once per incident."""
-    from batch_health.notify import NotifyConfig, process_incidents
+    from batch_health.notify.incidents import NotifyConfig, process_incidents
 
     config = NotifyConfig(
         topic_arn=settings.alert_topic_arn,

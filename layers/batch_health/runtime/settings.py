@@ -1,117 +1,38 @@
-"""Function configuration from the environment: the one place that reads os.environ.
-
-One model per function, validated on entry; every error names the environment variable,
-e.g. `FAILURE_THRESHOLD: Input should be greater than or equal to 1`.
-"""
+"""The monitor function's configuration, from its environment (template parameters become
+these variables): with the notifier's settings, the only place that reads os.environ."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import Field, ValidationError, field_validator
 
 from batch_health.checks import parse_check_names
 from batch_health.config import REGION_RE, Target
-from batch_health.scope import DeploymentScope
+from batch_health.domain.scope import DeploymentScope
+from batch_health.environment import (
+    BlankIsNone,
+    CommaList,
+    EnvModel,
+    Flag,
+    JsonObject,
+    Namespace,
+    Optional,
+    SettingsError,
+)
+from batch_health.validation import problems
 
-SECRET_ARN_RE = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$"
 TOPIC_ARN_RE = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$"
 SSM_NAME_RE = r"^/?[A-Za-z0-9_.\-/]{1,1011}$"
-# CloudWatch namespaces: these characters; "AWS/" is reserved for AWS services.
-NAMESPACE_RE = r"^[A-Za-z0-9./#:_-]{1,255}$"
 # Never readable through an `env:` config source (its value would land in the report).
 CREDENTIAL_VARIABLES = frozenset(
     {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
 )
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off", ""}
 
 
-class SettingsError(ValueError):
-    """The function's environment is misconfigured; the message names the variable."""
-
-
-def _blank_is_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-def _json_object(value: Any) -> Any:
-    """A JSON object from an env var ("" = {}); a non-object is rejected by the field type."""
-    if not isinstance(value, str):
-        return value
-    if not value.strip():
-        return {}
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON at column {exc.colno}: {exc.msg}") from None
-
-
-def _comma_list(value: Any) -> Any:
-    if isinstance(value, str):
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-    return value
-
-
-def _flag(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in TRUE:
-            return True
-        if text in FALSE:
-            return False
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-Optional = Annotated[str | None, BeforeValidator(_blank_is_none)]
-JsonObject = Annotated[dict[str, Any], BeforeValidator(_json_object)]
-Flag = Annotated[bool, BeforeValidator(_flag)]
-
-
-def _custom_namespace(value: str) -> str:
-    if value.startswith("AWS/"):
-        raise ValueError(f"{value!r}: namespaces starting with AWS/ are reserved for AWS")
-    return value
-
-
-Namespace = Annotated[str, Field(pattern=NAMESPACE_RE), AfterValidator(_custom_namespace)]
-
-
-class _EnvModel(BaseModel):
-    """Fields are read by their environment variable name (the validation alias)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    @classmethod
-    def _from(cls, environ: Mapping[str, str], **extra: Any) -> Any:
-        try:
-            return cls.model_validate({**environ, **extra})
-        except ValidationError as exc:
-            raise SettingsError(format_settings_error(exc)) from None
-
-
-def format_settings_error(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "environment"
-        msg = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
-        lines.append(f"{where}: {msg}")
-    return "; ".join(lines)
-
-
-class MonitorSettings(_EnvModel):
+class MonitorSettings(EnvModel):
     """The monitor function's configuration (template parameters become these variables)."""
 
     job_queue: Optional = Field(None, validation_alias="JOB_QUEUE")
@@ -119,9 +40,9 @@ class MonitorSettings(_EnvModel):
     log_group: Optional = Field(None, validation_alias="LOG_GROUP")
     config_sources: JsonObject = Field(default_factory=dict, validation_alias="CONFIG_SOURCES")
     smoke_parameters: JsonObject = Field(default_factory=dict, validation_alias="SMOKE_PARAMETERS")
-    targets_parameter: Annotated[
-        Annotated[str, Field(pattern=SSM_NAME_RE)] | None, BeforeValidator(_blank_is_none)
-    ] = Field(None, validation_alias="TARGETS_PARAMETER")
+    targets_parameter: Annotated[Annotated[str, Field(pattern=SSM_NAME_RE)] | None, BlankIsNone] = (
+        Field(None, validation_alias="TARGETS_PARAMETER")
+    )
     # Powertools Parameters cache: targets added to the parameter are picked up within this.
     targets_max_age_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
         300, validation_alias="TARGETS_MAX_AGE_SECONDS"
@@ -132,16 +53,16 @@ class MonitorSettings(_EnvModel):
         None, validation_alias="AWS_REGION"
     )
     monitored_regions: Annotated[
-        tuple[Annotated[str, Field(pattern=REGION_RE)], ...], BeforeValidator(_comma_list)
+        tuple[Annotated[str, Field(pattern=REGION_RE)], ...], CommaList
     ] = Field((), validation_alias="MONITORED_REGIONS")
     log_group_prefix: str = Field("/aws/batch/", validation_alias="LOG_GROUP_PREFIX")
     config_parameter_path: Optional = Field(None, validation_alias="CONFIG_PARAMETER_PATH")
-    critical_checks: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = Field(
+    critical_checks: Annotated[tuple[str, ...], CommaList] = Field(
         ("LOG_GROUP_CHECK", "SMOKE_SUBMIT_CHECK"), validation_alias="CRITICAL_CHECKS"
     )
-    alert_topic_arn: Annotated[
-        Annotated[str, Field(pattern=TOPIC_ARN_RE)] | None, BeforeValidator(_blank_is_none)
-    ] = Field(None, validation_alias="ALERT_TOPIC_ARN")
+    alert_topic_arn: Annotated[Annotated[str, Field(pattern=TOPIC_ARN_RE)] | None, BlankIsNone] = (
+        Field(None, validation_alias="ALERT_TOPIC_ARN")
+    )
     incident_table_name: Optional = Field(None, validation_alias="INCIDENT_TABLE_NAME")
     failure_threshold: Annotated[int, Field(ge=1, le=1000)] = Field(
         1, validation_alias="FAILURE_THRESHOLD"
@@ -229,11 +150,7 @@ class MonitorSettings(_EnvModel):
         try:
             return Target.model_validate(data)
         except ValidationError as exc:
-            lines = []
-            for err in exc.errors():
-                msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-                lines.append(f"{_variable_path(err['loc'])}: {msg}")
-            raise SettingsError("; ".join(lines)) from None
+            raise SettingsError("; ".join(problems(exc, _variable_path))) from None
 
 
 _TARGET_FIELD_VARS: dict[tuple[str, ...], str] = {
@@ -254,22 +171,3 @@ def _variable_path(loc: tuple[Any, ...]) -> str:
         if var:
             return ".".join([var, *parts[size:]])
     return ".".join(parts)
-
-
-class NotifierSettings(_EnvModel):
-    """The Slack notifier function's configuration. The webhook URL itself is never here:
-    it is read from Secrets Manager at run time."""
-
-    slack_webhook_secret_arn: Annotated[str, Field(pattern=SECRET_ARN_RE)] = Field(
-        validation_alias="SLACK_WEBHOOK_SECRET_ARN"
-    )
-    slack_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
-        5.0, validation_alias="SLACK_TIMEOUT_SECONDS"
-    )
-    metrics_namespace: Namespace = Field(
-        "BatchHealth", validation_alias="POWERTOOLS_METRICS_NAMESPACE"
-    )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifierSettings:
-        return cls._from(dict(os.environ if environ is None else environ))

@@ -1,0 +1,48 @@
+"""The emulator worlds the demo, the bench and the tests use (not shipped in the layer)."""
+
+from batch_health.demo.emulator import FAKE_ENV, emulator, patched_environ, start_emulator
+from batch_health.demo.worlds import (
+    CE,
+    ECS_TRUST,
+    EXEC_ROLE,
+    IMAGE_REPO,
+    JOB_ROLE,
+    JOBDEF,
+    LOG_GROUP,
+    QUEUE,
+    REGION,
+    SCENARIOS,
+    WORKER_COMMAND,
+    World,
+    WorldBuilder,
+    api_config_source,
+    build_healthy,
+    build_seed,
+    build_unresolved,
+    suffixed_target,
+)
+
+__all__ = [
+    "CE",
+    "ECS_TRUST",
+    "EXEC_ROLE",
+    "FAKE_ENV",
+    "IMAGE_REPO",
+    "JOBDEF",
+    "JOB_ROLE",
+    "LOG_GROUP",
+    "QUEUE",
+    "REGION",
+    "SCENARIOS",
+    "WORKER_COMMAND",
+    "World",
+    "WorldBuilder",
+    "api_config_source",
+    "build_healthy",
+    "build_seed",
+    "build_unresolved",
+    "emulator",
+    "patched_environ",
+    "start_emulator",
+    "suffixed_target",
+]
