@@ -34,9 +34,13 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
+# What .pre-commit-config.yaml runs too: style and complexity (ruff, C901 <= 12), types
+# (mypy with the pydantic plugin), and the package's layering (import-linter contracts).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -43,7 +43,10 @@ STEPS = (
     ("observability (X-Ray SDK, patching)", "import batch_health.runtime.observability"),
     ("target models (batch_health.config)", "import batch_health.config"),
     ("checks, inventory, engine", "import batch_health.engine"),
-    ("settings and event models", "import batch_health.runtime.settings, batch_health.lambda_event"),
+    (
+        "settings and event models",
+        "import batch_health.runtime.settings, batch_health.runtime.event",
+    ),
     ("monitor (notifications, metrics)", "import batch_health.runtime.monitor"),
     ("app", "import app"),
 )

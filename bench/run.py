@@ -230,7 +230,7 @@ def run_once(
     """One suite run; `sessions` None: fresh ones, created inside the timed part.
     `forwarded`: how many requests the proxy has forwarded so far."""
     forwarded_before = forwarded()
-    calls_before = sessions.stats.total_calls if sessions else 0
+    calls_before = sessions.stats.snapshot()["aws_calls"] if sessions else 0
     attempts_before = sessions.stats.attempts if sessions else 0
     with calltrace.depth_carrying_inventory():
         started = time.perf_counter()
@@ -249,7 +249,7 @@ def run_once(
         raise SystemExit("bench world is not healthy:\n  " + "\n  ".join(failed[:10]))
     return Run(
         wall,
-        sessions.stats.total_calls - calls_before,
+        sessions.stats.snapshot()["aws_calls"] - calls_before,
         sessions.stats.attempts - attempts_before,
         forwarded() - forwarded_before,
         log.depth,
@@ -329,12 +329,7 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT MET"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.cold_run:
-        return cold_run_child(args.cold_run, args.concurrency)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    latency = args.latency_ms / 1000
+def print_header(args: argparse.Namespace) -> None:
     cores = os.cpu_count() or 1
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     print(
@@ -356,6 +351,14 @@ def main(argv: list[str] | None = None) -> int:
         "job, not the suite"
     )
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.cold_run:
+        return cold_run_child(args.cold_run, args.concurrency)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    latency = args.latency_ms / 1000
+    print_header(args)
     emu = Emulator(args.latency_ms)
     results: dict[tuple[str, int], Run] = {}
     walls: dict[tuple[str, int], list[float]] = {}

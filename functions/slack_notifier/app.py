@@ -13,9 +13,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from batch_health.runtime.slack_notifier import handle
-from batch_health.runtime.observability import logger, metrics, tracer
 from batch_health.runtime.notifier_settings import NotifierSettings
+from batch_health.runtime.observability import logger, metrics, tracer
+from batch_health.runtime.slack_notifier import handle
 
 
 @logger.inject_lambda_context(log_event=False)  # the event holds no secret, but is long

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from batch_health.aws.concurrency import Pending, in_work_slot, prefetching
 from batch_health.aws.errors import AWS_ERRORS, classify
@@ -313,9 +314,7 @@ class SuiteRun:
             for need, key in self.need_priority.items():
                 for run in self.runs:
                     run.prefetched[need] = False
-                    self.scheduler.submit(
-                        (AT_START, *key), lambda r=run, n=need: self.prefetch(r, n)
-                    )
+                    self.scheduler.submit((AT_START, *key), partial(self.prefetch, run, need))
             self.start_ready(AT_START, self.runs)
             while self.running or any(run.pending for run in self.runs):
                 self.wait_for_one()

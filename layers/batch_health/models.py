@@ -102,9 +102,9 @@ class SuiteReport:
         return overall_status([c for r in self.reports for c in r.checks])
 
     def to_dict(self) -> dict[str, Any]:
-        """A single target renders as SPEC §4's report; several go under `reports`.
+        """A single target renders as its report; several go under `reports`.
 
-        `stats` (AWS calls, HTTP attempts, retries of this run) is added beside SPEC §4's
+        `stats` (AWS calls, HTTP attempts, retries of this run) is added beside the report's
         keys so throttling that retries absorbed is still visible.
         """
         if len(self.reports) == 1:

@@ -1,5 +1,5 @@
 """Fixtures of the tests that run the built artifact: one `sam build` per test run, the
-stand-in for the Lambda runtime's own packages, and a moto server holding the seed world."""
+stand-in for the Lambda runtime's own packages, and a moto server holding the ops report's world."""
 
 from __future__ import annotations
 

@@ -410,7 +410,7 @@ def test_demo_prints_the_seed_report_quickly():
     started = time.monotonic()
     proc = batch_health("demo", timeout=60)
     elapsed = time.monotonic() - started
-    assert proc.returncode == 1, proc.stderr  # the seed's log group is missing
+    assert proc.returncode == 1, proc.stderr  # the ops report's log group is missing
     assert elapsed < 20, f"demo took {elapsed:.1f}s"
     assert proc.stdout.startswith("# batch-health demo: scenario 'seed'")
     final = final_report(proc.stdout)

@@ -86,7 +86,8 @@ def _monitor(world: WorldBuilder, name: str, statements: list[dict[str, Any]]) -
 
 @pytest.fixture(scope="module")
 def monitors(moto_server: str) -> dict[str, dict[str, str]]:
-    """The seed's world with its log group created, and two monitor identities; then auth on."""
+    """The ops report's world with its log group created, and two monitor identities; then
+    auth on."""
     world = WorldBuilder(moto_server)
     world.queue_with_ce()
     world.job_definition(command=WORKER_COMMAND)

@@ -78,7 +78,7 @@ def write_env_vars(tmp_path: Path, document: dict[str, Any]) -> str:
 
 def test_demo_world_scheduled_run(tmp_path):
     proc = invoke("--event", "events/scheduled.json", "--demo-world", "seed")
-    assert proc.returncode == 1, proc.stderr  # the seed world's log group is missing
+    assert proc.returncode == 1, proc.stderr  # the ops report's log group is missing
     report = json.loads(proc.stdout)  # stdout is the response, and only that
     statuses = {c["name"]: c["status"] for c in report["checks"]}
     assert statuses["LOG_GROUP_CHECK"] == "FAIL" and statuses["QUEUE_CHECK"] == "OK"

@@ -35,7 +35,7 @@ from batch_health.demo import LOG_GROUP, WorldBuilder
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-# The seed world's workload, as `sam deploy` would be given it.
+# The ops report's workload, as `sam deploy` would be given it.
 SEED_PARAMETERS = {
     "JobQueue": "academy-video-batch-queue",
     "JobDefinition": "academy-video-batch-jobdef",
@@ -75,7 +75,7 @@ def deployment(
     seed_endpoint: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployment]:
-    """The stack's topic and table in the seed world; the function started under
+    """The stack's topic and table in the ops report's world; the function started under
     awslambdaric with the template's configuration; the three events invoked in order.
     Tests only read these runs, so each holds on whichever xdist worker runs it."""
     stack = deploy(parameters=SEED_PARAMETERS)

@@ -1,6 +1,6 @@
 """The whole notification path, offline: monitor run -> SNS -> Slack notifier -> Slack.
 
-The monitor runs the real suite on the seed's world (log group missing) in moto and
+The monitor runs the real suite on the ops report's world (log group missing) in moto and
 publishes to a moto SNS topic; an SQS queue subscribed to the topic captures exactly what
 SNS delivers; that delivery becomes the Lambda event of the Slack notifier, which reads
 its webhook from a moto secret and posts over real HTTP to a Slack stub on 127.0.0.1.

@@ -1,9 +1,18 @@
-"""Posting to Slack over real HTTP: a webhook stub on 127.0.0.1 answers like Slack does."""
+"""Posting to Slack over real HTTP: a webhook stub on 127.0.0.1 answers like Slack does.
+
+Proves what `post_message` (slack_sdk's WebhookClient and its retry handlers) does with each
+answer: a message arrives as Block Kit JSON; a 429 is retried once after a Retry-After of at
+most 10 s and refused at once when longer; a refused or dropped connection is retried once;
+a timeout or any other HTTP error fails with the status and Slack's answer. And that the
+webhook URL is in no log line (slack_sdk's included, even with its loggers at DEBUG), no
+SlackError message and no exception chained to one.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -11,6 +20,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,6 +40,7 @@ class Reply:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hang_up: bool = False  # close the connection without answering
 
 
 class SlackStub:
@@ -47,6 +58,9 @@ class SlackStub:
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
                 reply = stub.replies.popleft() if stub.replies else Reply()
+                if reply.hang_up:
+                    self.close_connection = True
+                    return
                 time.sleep(reply.delay)
                 self.send_response(reply.status)
                 for key, value in reply.headers.items():
@@ -101,9 +115,23 @@ def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 def assert_url_not_disclosed(exc: BaseException, caplog: pytest.LogCaptureFixture) -> None:
     shown = "".join(traceback.format_exception(exc)) + repr(exc) + caplog.text
+    shown += "".join(repr(r.__dict__) for r in caplog.records)
     assert "s3cr3tT0ken" not in shown
-    # No chained HTTP error: its request object would carry the URL into a traceback.
-    assert exc.__cause__ is None and (exc.__context__ is None or exc.__suppress_context__)
+    # No chained HTTP error at all, not even a suppressed one: its request carries the URL.
+    assert exc.__cause__ is None and exc.__context__ is None
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}{SECRET_PATH}"
+
+
+def media_type(content_type: str) -> tuple[str, str | None]:
+    header = Message()
+    header["Content-Type"] = content_type
+    return header.get_content_type(), header.get_content_charset()
 
 
 def note(detail: str = "log group /aws/batch/w missing") -> Notification:
@@ -120,21 +148,24 @@ def note(detail: str = "log group /aws/batch/w missing") -> Notification:
 
 
 def test_200_posts_once_as_json(stub, all_logs):
-    payload = render(card_for_notification(note()))
+    payload = render(card_for_notification(note("로그 그룹 /aws/batch/w 없음 — missing")))
     post_message(stub.url, payload, timeout=2)
     [request] = stub.requests
     assert request["path"] == SECRET_PATH
-    assert request["headers"]["Content-Type"] == "application/json; charset=utf-8"
-    assert stub.messages == [payload]
+    assert media_type(request["headers"]["Content-Type"]) == ("application/json", "utf-8")
+    assert stub.messages == [payload]  # non-ASCII text arrives as it was sent
+    assert "posted to Slack (HTTP 200)" in all_logs.text
     assert "s3cr3tT0ken" not in all_logs.text
 
 
-def test_429_waits_retry_after_then_succeeds(stub):
+def test_429_waits_retry_after_then_succeeds(stub, all_logs):
     stub.replies.append(Reply(429, b"rate_limited", {"Retry-After": "1"}))
     started = time.monotonic()
     post_message(stub.url, {"text": "hi"}, timeout=2)
     assert time.monotonic() - started >= 1.0
-    assert len(stub.requests) == 2
+    assert stub.messages == [{"text": "hi"}] * 2
+    assert "Slack rate-limited the webhook (HTTP 429); retrying in 1s" in all_logs.text
+    assert "s3cr3tT0ken" not in all_logs.text
 
 
 def test_429_twice_fails_after_one_retry(stub, all_logs):
@@ -145,11 +176,35 @@ def test_429_twice_fails_after_one_retry(stub, all_logs):
     assert_url_not_disclosed(info.value, all_logs)
 
 
-def test_429_asking_for_a_long_wait_is_left_to_lambdas_retry(stub):
+def test_429_asking_for_a_long_wait_is_left_to_lambdas_retry_without_waiting(stub, all_logs):
     stub.replies.append(Reply(429, b"rate_limited", {"Retry-After": "120"}))
-    with pytest.raises(SlackError, match=r"Retry-After 120s > 10s"):
+    started = time.monotonic()
+    with pytest.raises(
+        SlackError,
+        match=r"^Slack rate-limited the webhook \(HTTP 429, Retry-After 120s > 10s\): left to "
+        r"the caller's retry$",
+    ) as info:
+        post_message(stub.url, {"text": "hi"}, timeout=2)
+    assert time.monotonic() - started < 0.5
+    assert len(stub.requests) == 1
+    assert_url_not_disclosed(info.value, all_logs)
+
+
+def test_the_retry_after_cap_is_the_callers_to_set(stub):
+    stub.replies.append(Reply(429, b"rate_limited", {"Retry-After": "1"}))
+    with pytest.raises(SlackError, match=r"Retry-After 1s > 0s"):
+        post_message(stub.url, {"text": "hi"}, timeout=2, max_retry_after=0)
+    assert len(stub.requests) == 1
+
+
+def test_429_with_an_unreadable_retry_after_is_left_to_lambdas_retry(stub, all_logs):
+    stub.replies.append(Reply(429, b"rate_limited", {"Retry-After": "soon"}))
+    with pytest.raises(
+        SlackError, match=r"^Slack webhook answered HTTP 429: rate_limited$"
+    ) as info:
         post_message(stub.url, {"text": "hi"}, timeout=2)
     assert len(stub.requests) == 1
+    assert_url_not_disclosed(info.value, all_logs)
 
 
 def test_500_fails_without_retrying(stub, all_logs):
@@ -167,22 +222,68 @@ def test_an_answer_quoting_the_url_is_redacted(stub, all_logs):
     assert_url_not_disclosed(info.value, all_logs)
 
 
-def test_timeout(stub, all_logs):
-    stub.replies.append(Reply(200, b"ok", delay=1.0))
-    started = time.monotonic()
-    with pytest.raises(SlackError, match=r"Slack webhook timed out \(timeout 0.2s\)") as info:
-        post_message(stub.url, {"text": "hi"}, timeout=0.2)
-    assert time.monotonic() - started < 0.9
+def test_400_invalid_payload_fails_without_retrying(stub, all_logs):
+    stub.replies.append(Reply(400, b"invalid_payload"))
+    with pytest.raises(
+        SlackError, match=r"^Slack webhook answered HTTP 400: invalid_payload$"
+    ) as info:
+        post_message(stub.url, {"text": "hi"}, timeout=2)
+    assert len(stub.requests) == 1
     assert_url_not_disclosed(info.value, all_logs)
 
 
-def test_connection_refused(all_logs):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}{SECRET_PATH}"
-    with pytest.raises(SlackError, match=r"Slack webhook unreachable .*Connection refused") as info:
-        post_message(url, {"text": "hi"}, timeout=1)
+def test_a_read_timeout_fails_without_retrying(stub, all_logs):
+    stub.replies.append(Reply(200, b"ok", delay=1.0))
+    started = time.monotonic()
+    with pytest.raises(SlackError, match=r"^Slack webhook timed out \(timeout 0.2s\)") as info:
+        post_message(stub.url, {"text": "hi"}, timeout=0.2)
+    assert time.monotonic() - started < 0.9
+    assert len(stub.requests) == 1
+    assert_url_not_disclosed(info.value, all_logs)
+
+
+def test_connection_refused_is_tried_twice(all_logs):
+    with pytest.raises(
+        SlackError,
+        match=r"^Slack webhook unreachable after one retry \(timeout 1s\): .*Connection refused",
+    ) as info:
+        post_message(closed_port_url(), {"text": "hi"}, timeout=1)
+    [retry] = [r for r in all_logs.records if "retrying once" in r.getMessage()]
+    assert retry.name == "batch_health.notify.slack"
+    assert re.fullmatch(
+        r"Slack webhook unreachable \(\[Errno \d+\] Connection refused\); retrying once",
+        retry.getMessage(),
+    )
+    assert_url_not_disclosed(info.value, all_logs)
+
+
+def test_a_dropped_connection_is_retried_and_the_message_arrives(stub, all_logs):
+    stub.replies.append(Reply(hang_up=True))
+    post_message(stub.url, {"text": "hi"}, timeout=2)
+    assert stub.messages == [{"text": "hi"}] * 2
+    assert "s3cr3tT0ken" not in all_logs.text
+
+
+def test_a_connection_dropped_twice_fails_after_one_retry(stub, all_logs):
+    stub.replies.extend([Reply(hang_up=True)] * 2)
+    with pytest.raises(
+        SlackError, match=r"^Slack webhook unreachable after one retry .*closed connection"
+    ) as info:
+        post_message(stub.url, {"text": "hi"}, timeout=2)
+    assert len(stub.requests) == 2
+    assert_url_not_disclosed(info.value, all_logs)
+
+
+def test_slack_sdk_logs_no_url_even_with_its_loggers_at_debug(stub, all_logs):
+    """slack_sdk writes the URL into its request and retry lines; none of them gets out."""
+    all_logs.set_level(logging.DEBUG, logger="slack_sdk")
+    stub.replies.extend([Reply(hang_up=True), Reply(hang_up=True)])
+    with pytest.raises(SlackError) as info:
+        post_message(stub.url, {"text": "hi"}, timeout=2)
+    stub.replies.append(Reply(429, b"rate_limited", {"Retry-After": "0"}))
+    post_message(stub.url, {"text": "hi"}, timeout=2)
+    assert len(stub.requests) == 4
+    assert all_logs.records  # the run was logged, by this package
     assert_url_not_disclosed(info.value, all_logs)
 
 

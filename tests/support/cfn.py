@@ -383,28 +383,33 @@ def validate_parameters(template: dict[str, Any], given: Mapping[str, Any]) -> d
             raw = str(spec["Default"])
         else:
             raise TemplateError(f"parameter {name}: no value and no Default")
-        kind = spec.get("Type", "String")
-        items = raw.split(",") if kind == "CommaDelimitedList" else [raw]
-        if "MaxLength" in spec and len(raw) > int(spec["MaxLength"]):
-            raise TemplateError(f"parameter {name}: longer than MaxLength {spec['MaxLength']}")
-        if "MinLength" in spec and len(raw) < int(spec["MinLength"]):
-            raise TemplateError(f"parameter {name}: shorter than MinLength {spec['MinLength']}")
-        if "AllowedValues" in spec and raw not in [str(v) for v in spec["AllowedValues"]]:
-            raise TemplateError(f"parameter {name}: {raw!r} is not an allowed value")
-        if "AllowedPattern" in spec:
-            for item in items:
-                if not re.fullmatch(spec["AllowedPattern"], item):
-                    raise TemplateError(
-                        f"parameter {name}: {item!r} does not match {spec['AllowedPattern']}"
-                    )
-        if kind == "Number":
-            number = float(raw)
-            if "MinValue" in spec and number < float(spec["MinValue"]):
-                raise TemplateError(f"parameter {name}: below MinValue")
-            if "MaxValue" in spec and number > float(spec["MaxValue"]):
-                raise TemplateError(f"parameter {name}: above MaxValue")
-        values[name] = items if kind == "CommaDelimitedList" else raw
+        problem = parameter_problem(spec, raw)
+        if problem:
+            raise TemplateError(f"parameter {name}: {problem}")
+        listed = spec.get("Type", "String") == "CommaDelimitedList"
+        values[name] = raw.split(",") if listed else raw
     return values
+
+
+def parameter_problem(spec: dict[str, Any], raw: str) -> str | None:
+    """The rule of the parameter's spec that `raw` breaks, or None."""
+    kind = spec.get("Type", "String")
+    items = raw.split(",") if kind == "CommaDelimitedList" else [raw]
+    if "MaxLength" in spec and len(raw) > int(spec["MaxLength"]):
+        return f"longer than MaxLength {spec['MaxLength']}"
+    if "MinLength" in spec and len(raw) < int(spec["MinLength"]):
+        return f"shorter than MinLength {spec['MinLength']}"
+    if "AllowedValues" in spec and raw not in [str(v) for v in spec["AllowedValues"]]:
+        return f"{raw!r} is not an allowed value"
+    pattern = spec.get("AllowedPattern")
+    bad = [item for item in items if pattern and not re.fullmatch(pattern, item)]
+    if bad:
+        return f"{bad[0]!r} does not match {pattern}"
+    if kind == "Number" and not (
+        float(spec.get("MinValue", "-inf")) <= float(raw) <= float(spec.get("MaxValue", "inf"))
+    ):
+        return f"{raw} is outside [{spec.get('MinValue')}, {spec.get('MaxValue')}]"
+    return None
 
 
 def deploy(

@@ -76,7 +76,7 @@ def stubbed(service: str) -> tuple[AwsSessions, Stubber]:
 
 
 def assert_explained(res: CheckResult) -> None:
-    """SPEC §3: every FAIL/WARN has a one-line detail and at least one concrete hint."""
+    """Every FAIL/WARN has a one-line detail and at least one concrete hint."""
     assert res.detail and "\n" not in res.detail
     assert res.hints and all(h.strip() for h in res.hints)
 

@@ -1,4 +1,4 @@
-"""The prepared worlds, checked in-process: the seed's findings and the healthy baseline."""
+"""The prepared worlds, checked in-process: the ops report's findings and the healthy baseline."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_seed_world_reports_what_the_ops_report_saw(seed_world):
     assert statuses["AWS_ACCESS"] is Status.OK
     assert statuses["QUEUE_CHECK"] is Status.OK
     assert statuses["CE_CHECK"] is Status.OK
-    # retryStrategy.attempts=1 in the seed: a warning, not OK and not FAIL.
+    # retryStrategy.attempts=1 in the ops report: a warning, not OK and not FAIL.
     assert statuses["JOBDEF_CHECK"] is Status.WARN
 
 

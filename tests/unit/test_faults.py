@@ -366,7 +366,7 @@ def test_a_failed_publish_is_counted_spares_the_other_message_and_is_sent_next_r
     seed_world, on_call, capsys, fresh_runtime
 ):
     channel = AlertChannel()
-    # Two critical checks fail on the seed world: the log group, and a queue name mismatch.
+    # Two critical checks fail on the ops report's world: the log group, and a queue name mismatch.
     target = {**seed_world, "config_sources": {"api": {"job_queue": "old-video-queue"}}}
     settings = settings_for(
         target,

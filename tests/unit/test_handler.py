@@ -32,7 +32,7 @@ def fresh_runtime() -> Iterator[None]:
 
 
 def set_function_env(monkeypatch, config_sources: dict[str, Any] | None = None) -> None:
-    """The environment template.yaml gives the function, for the seed's target."""
+    """The environment template.yaml gives the function, for the ops report's target."""
     env = {
         "TARGET_NAME": "academy-video",
         "CONFIG_PARAMETER_PATH": "/academy/api/",
@@ -48,7 +48,7 @@ def set_function_env(monkeypatch, config_sources: dict[str, Any] | None = None) 
 
 @pytest.fixture
 def function_env(monkeypatch, seed_world) -> dict[str, Any]:
-    """The seed world in moto, and the function's environment pointing at it."""
+    """The ops report's world in moto, and the function's environment pointing at it."""
     set_function_env(monkeypatch, seed_world["config_sources"])
     return seed_world
 

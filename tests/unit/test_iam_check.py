@@ -32,7 +32,7 @@ STREAM_ARN = f"arn:aws:logs:ap-northeast-2:123456789012:log-group:{LOG_GROUP}:lo
 
 @pytest.fixture
 def target(world) -> dict[str, Any]:
-    """The seed's job definition and roles (no queue: IAM_CHECK does not read it)."""
+    """The ops report's job definition and roles (no queue: IAM_CHECK does not read it)."""
     world.job_definition(command=WORKER_COMMAND)
     return {"job_queue": QUEUE, "job_definition": JOBDEF}
 
@@ -557,7 +557,7 @@ def test_an_action_the_simulator_leaves_unanswered_is_undetermined_not_allowed(
 
 # --- one simulation for every target of a role ----------------------------------------------
 def family(world, count: int) -> list[dict[str, Any]]:
-    """`count` targets whose job definitions share the seed's execution role, each logging to
+    """`count` targets whose job definitions share the ops report's execution role, each logging to
     its own group."""
     world.job_definition(command=WORKER_COMMAND)
     batch = world.client("batch")

@@ -19,7 +19,8 @@ BOTH = ["LOG_GROUP_CHECK", "LOG_CONTENT_CHECK"]
 
 @pytest.fixture
 def target(world) -> dict[str, Any]:
-    """The seed's job definition (awslogs-group /aws/batch/academy-video-worker), no group yet."""
+    """The ops report's job definition (awslogs-group /aws/batch/academy-video-worker), no
+    group yet."""
     world.job_definition(command=WORKER_COMMAND)
     return {"job_queue": QUEUE, "job_definition": JOBDEF}
 

@@ -172,14 +172,14 @@ SINGLE = {
 
 
 def seed_config_sources(tmp_path: Path, world: WorldBuilder) -> str:
-    """The seed's world, with the config source a deployed monitor reads (SSM: the
+    """The ops report's world, with the config source a deployed monitor reads (SSM: the
     function cannot read the team's files)."""
     build_seed(world, tmp_path)
     return json.dumps({"api": api_config_source()})
 
 
 def test_single_target_scheduled_run_with_notifications(world, tmp_path):
-    """The seed's world (log group missing): every check, the run lease, the FAIL
+    """The ops report's world (log group missing): every check, the run lease, the FAIL
     notification to the KMS-encrypted topic and its incident state."""
     deployment = Deployment({**SINGLE, "ConfigSources": seed_config_sources(tmp_path, world)})
     deployment.create_resources(world)

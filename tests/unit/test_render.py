@@ -1,4 +1,4 @@
-"""Text (the seed's format) and JSON (SPEC §4) views of one report."""
+"""Text (the ops report's format) and JSON views of one report."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Future
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import boto3
 import botocore.session
@@ -45,15 +45,14 @@ def client_config(
     """Client defaults: botocore's standard retry mode (backoff on throttling and transient
     errors) unless AWS_RETRY_MODE / AWS_MAX_ATTEMPTS (or the profile) say otherwise; connect
     and read timeouts so one slow endpoint cannot eat the run's time budget."""
+    mode: Literal["standard", "adaptive"] = "adaptive" if retry_mode == "adaptive" else "standard"
     return Config(
-        retries={
-            "mode": retry_mode if retry_mode in ("standard", "adaptive") else "standard",
-            "total_max_attempts": max_attempts or DEFAULT_MAX_ATTEMPTS,
-        },
+        retries={"mode": mode, "total_max_attempts": max_attempts or DEFAULT_MAX_ATTEMPTS},
         connect_timeout=5,
         read_timeout=15,
         max_pool_connections=max_pool_connections,
-        user_agent_appid=f"batch-health-{__version__}",
+        # In botocore since 1.31; its type stubs do not know the argument yet.
+        user_agent_appid=f"batch-health-{__version__}",  # type: ignore[call-arg]
     )
 
 
@@ -84,14 +83,6 @@ class RequestStats:
     def on_send(self, **_: Any) -> None:
         with self._lock:
             self.attempts += 1
-
-    @property
-    def total_calls(self) -> int:
-        return sum(self.calls.values())
-
-    @property
-    def retries(self) -> int:
-        return max(0, self.attempts - self.total_calls)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -171,7 +162,8 @@ class AwsSessions:
         # endpoints) per loader, and scans its whole data directory once per file type.
         loader = source.get_component("data_loader")
         assumed.register_component("data_loader", loader)
-        assumed._credentials = DeferredRefreshableCredentials(
+        # botocore has no public way to give a session refreshable credentials.
+        assumed._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
             method="assume-role", refresh_using=fetcher.fetch_credentials
         )
         session = boto3.Session(botocore_session=assumed, region_name=self._base.region_name)
@@ -201,7 +193,10 @@ class AwsSessions:
                 making = self._making.get(key)
                 if client is None and making is None:
                     client = self._make(key)
-        return client if client is not None else making.result()
+        if client is None:
+            assert making is not None  # being made ahead, by the check above
+            return making.result()
+        return client
 
     def prepare(self, wanted: Iterable[ClientKey]) -> None:
         """Make these clients now, in this order, on a background thread.
@@ -249,7 +244,8 @@ class AwsSessions:
         kwargs: dict[str, Any] = {"config": self._config}
         if self._endpoint_url:
             kwargs["endpoint_url"] = self._endpoint_url
-        client = session.client(key.service, region_name=key.region, **kwargs)
+        # boto3's type stubs know each service by a literal name; this one is a variable.
+        client = cast(Any, session).client(key.service, region_name=key.region, **kwargs)
         _load_pagination(client)
         self._count(client)
         self._clients[key] = client

@@ -136,7 +136,7 @@ class LogContentCheck(JobLogGroupCheck):
         if problems:
             return self.warn("; ".join(problems), hints, **facts)
         return self.ok(
-            f"newest stream {newest_stream}: last event {format_age(age_h)} ago, "
+            f"newest stream {newest_stream}: last event {format_age(age_h or 0.0)} ago, "
             f"no error lines in the last {len(events)} events",
             **facts,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from batch_health.aws.errors import AWS_ERRORS, ErrorKind, classify
 from batch_health.checks.base import CheckContext
 from batch_health.checks.job_logs import (
@@ -30,7 +32,7 @@ class LogGroupCheck(JobLogGroupCheck):
         if ref.name is None:
             return self.skip(ref.problem)
         name, region = ref.name, ctx.aws.region
-        facts = {"log_group": name, "log_group_source": ref.source}
+        facts: dict[str, Any] = {"log_group": name, "log_group_source": ref.source}
         try:
             group = ctx.aws.log_group(name)
         except AWS_ERRORS as exc:

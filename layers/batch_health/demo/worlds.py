@@ -54,7 +54,12 @@ class WorldBuilder:
 
     def __init__(self, endpoint_url: str | None, region: str = REGION) -> None:
         # endpoint_url None: the in-process moto of the unit tests.
-        session = boto3.Session(region_name=region, **_fake_credentials())
+        session = boto3.Session(
+            region_name=region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+        )
         self.region = region
         # One client per service: creating clients dominates world-building time.
         self.client: Callable[[str], Any] = functools.cache(
@@ -198,14 +203,6 @@ class WorldBuilder:
             )
 
 
-def _fake_credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-        "aws_session_token": "testing",
-    }
-
-
 WORKER_COMMAND = ["python", "-m", "apps.worker.video_worker", "--job-id", "Ref::job_id"]
 
 
@@ -267,7 +264,9 @@ def build_healthy(w: WorldBuilder, workdir: Path) -> World:
     w.log_group(messages=["worker started", "transcoded video 42 in 12.3s", "worker idle"])
     files = _seed_files(workdir)
     return World(
-        "healthy", "the seed's world after the fixes: log group created, retries on", _target(files)
+        "healthy",
+        "the ops report's world after the fixes: log group created, retries on",
+        _target(files),
     )
 
 

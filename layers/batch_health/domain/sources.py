@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class SourceError(Exception):
@@ -112,7 +113,7 @@ def resolve_source(
     return ref, value
 
 
-def ssm_parameter_names(sources: Mapping[str, Mapping[str, str]]) -> list[str]:
+def ssm_parameter_names(sources: Mapping[str, Mapping[Any, str]]) -> list[str]:
     """The SSM parameters a target's config sources read (so they are fetched in one call)."""
     return [
         parse_source(spec).location

@@ -82,7 +82,8 @@ def _str(value: Any) -> str:
 
 
 def _from_alarm_action(doc: dict[str, Any]) -> AlarmChange:
-    trigger = doc.get("Trigger") if isinstance(doc.get("Trigger"), dict) else {}
+    given = doc.get("Trigger")
+    trigger: dict[str, Any] = given if isinstance(given, dict) else {}
     metric = ""
     if trigger.get("MetricName"):
         dims = trigger.get("Dimensions") or []
@@ -128,23 +129,6 @@ def _from_event(doc: dict[str, Any]) -> AlarmChange:
         account=_str(doc.get("account")),
         arn=arn,
     )
-
-
-def alarm_subject(alarm: AlarmChange) -> str:
-    return f"{alarm.new_state}: {alarm.name}"
-
-
-def alarm_text(alarm: AlarmChange) -> str:
-    """Plain text for logs and tests: what changed and why."""
-    change = f"{alarm.old_state} -> {alarm.new_state}" if alarm.old_state else alarm.new_state
-    lines = [f"CloudWatch alarm {alarm.name}: {change}"]
-    if alarm.reason:
-        lines.append(f"Reason: {alarm.reason}")
-    if alarm.description:
-        lines.append(f"Description: {alarm.description}")
-    if alarm.metric:
-        lines.append(f"Metric: {alarm.metric}")
-    return "\n".join(lines)
 
 
 def card_for_alarm(alarm: AlarmChange) -> Card:

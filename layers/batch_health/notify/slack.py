@@ -1,23 +1,30 @@
 """Slack: Block Kit cards and posting them to an incoming webhook.
 
-The webhook URL is a secret (anyone holding it can post to the channel): it is never
-logged, never put in an exception message, and errors from the HTTP layer are re-raised
-without their cause so a traceback cannot carry it either.
+Posting goes through slack_sdk's WebhookClient and its retry handlers (one retry, for a
+refused connection or a short rate limit). The webhook URL is a secret (anyone holding it
+can post to the channel): it is never logged (by this module or by slack_sdk), never put in
+an exception message, and no SlackError chains the HTTP layer's exception, so a traceback
+cannot carry it either.
 """
 
 from __future__ import annotations
 
-import email.utils
 import http.client
-import json
 import logging
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from urllib.error import URLError
 from urllib.parse import urlsplit
+
+from slack_sdk.errors import SlackClientError
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
+    RateLimitErrorRetryHandler,
+    RetryState,
+)
+from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from batch_health.limits import (
     SLACK_CONTEXT_TEXT_MAX,
@@ -213,6 +220,16 @@ def card_for_text(title: str, message: str) -> Card:
 
 # ---- posting ----------------------------------------------------------------------------
 
+# slack_sdk's WebhookClient logs the webhook URL: each request at DEBUG, and at INFO on a
+# retry ("Going to retry the same request: POST <url>"). Its DEBUG lines are gated on the
+# logger's own level, not the effective one, so at NOTSET they are written as soon as an
+# ancestor (the root, in a verbose Lambda) is at DEBUG. The URL is the secret: its logger
+# is set above every level it logs at (it logs nothing at CRITICAL), and this module logs
+# the retries and results instead, without the URL. An explicit level here also survives a
+# parent (`slack_sdk`) being set to DEBUG.
+SDK_LOGGER = logging.getLogger("slack_sdk.webhook.client")
+SDK_LOGGER.setLevel(logging.CRITICAL)
+
 
 def check_webhook_url(url: str) -> None:
     """https only (plain http only to this machine, for local stubs); errors omit the URL."""
@@ -229,26 +246,99 @@ def check_webhook_url(url: str) -> None:
     )
 
 
-def _retry_after_seconds(value: str | None) -> float:
-    if not value:
-        return 1.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 1.0
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def _redact(text: str, url: str) -> str:
+    """`text` without the webhook URL or its path (the secret part), e.g. in Slack's answer."""
     path = urlsplit(url).path
     text = text.replace(url, "<webhook>")
     return text.replace(path, "<webhook>") if len(path) > 1 else text
+
+
+def _retry_after(response: HttpResponse) -> int | None:
+    """Retry-After as slack_sdk reads it (whole seconds; 1 when absent), None if unreadable."""
+    values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+    if not values:
+        return 1
+    try:
+        return int(values[0])
+    except ValueError:
+        return None
+
+
+def _no_answer(exc: BaseException, url: str) -> tuple[str, str]:
+    """What kept Slack from answering ("timed out" or "unreachable", and why), without the URL."""
+    reason = exc.reason if isinstance(exc, URLError) else exc
+    kind = "timed out" if isinstance(reason, TimeoutError) else "unreachable"
+    return kind, _redact(str(reason) or type(reason).__name__, url)
+
+
+class ConnectionRetry(ConnectionErrorRetryHandler):
+    """slack_sdk's retry of a refused or reset connection (once, after its backoff with
+    jitter), logged without the URL; `retried` says whether it did."""
+
+    retried = False
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        kind, reason = _no_answer(error, request.url) if error else ("unreachable", "")
+        logger.info("Slack webhook %s (%s); retrying once", kind, reason)
+        super().prepare_for_next_attempt(
+            state=state, request=request, response=response, error=error
+        )
+        self.retried = True
+
+
+class CappedRateLimitRetry(RateLimitErrorRetryHandler):
+    """slack_sdk's retry of an HTTP 429 (sleeps Retry-After plus up to 1 s of jitter), only
+    when Retry-After is at most `max_wait`: a longer sleep would hold the function while
+    Lambda's own async retry waits for free. `too_long` is the wait it refused."""
+
+    retried = False
+
+    def __init__(self, max_wait: float) -> None:
+        super().__init__(max_retry_count=1)
+        self.max_wait = max_wait
+        self.too_long: int | None = None
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or not super()._can_retry(
+            state=state, request=request, response=response, error=error
+        ):
+            return False  # not a 429
+        wait = _retry_after(response)
+        if wait is None:  # slack_sdk's int() would fail on it: left to the caller's retry
+            return False
+        if wait > self.max_wait:
+            self.too_long = wait
+            return False
+        return True
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        wait = _retry_after(response) if response is not None else 1
+        logger.info("Slack rate-limited the webhook (HTTP 429); retrying in %ss", wait)
+        super().prepare_for_next_attempt(
+            state=state, request=request, response=response, error=error
+        )
+        self.retried = True
 
 
 def post_message(
@@ -257,44 +347,40 @@ def post_message(
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     max_retry_after: float = MAX_RETRY_AFTER_S,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """POST the payload; one retry after a 429's Retry-After; SlackError when it fails."""
+    """POST the payload with slack_sdk's WebhookClient; SlackError when it fails.
+
+    At most one retry in all (slack_sdk's handlers share the attempt count): after a
+    refused or reset connection, or after a 429's Retry-After of at most `max_retry_after`.
+    """
     check_webhook_url(webhook_url)
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    for attempt in (1, 2):
-        request = urllib.request.Request(
-            webhook_url,
-            data=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-            method="POST",
+    connection = ConnectionRetry()
+    rate_limit = CappedRateLimitRetry(max_retry_after)
+    client = WebhookClient(
+        webhook_url,
+        timeout=timeout,  # type: ignore[arg-type]  # urlopen takes a float; annotated int
+        logger=SDK_LOGGER,
+        retry_handlers=[connection, rate_limit],
+    )
+    answer: WebhookResponse | None = None
+    kind = detail = ""
+    try:
+        answer = client.send_dict(payload)
+    except (OSError, http.client.HTTPException, SlackClientError, ValueError) as exc:
+        kind, detail = _no_answer(exc, webhook_url)
+    again = " after one retry" if connection.retried or rate_limit.retried else ""
+    # Every SlackError is raised outside the `except`, so it has neither __cause__ nor
+    # __context__: the HTTP layer's exceptions carry the request, and with it the URL.
+    if answer is None:
+        raise SlackError(f"Slack webhook {kind}{again} (timeout {timeout:g}s): {detail}")
+    status = answer.status_code
+    if 200 <= status < 300:
+        logger.info("posted to Slack (HTTP %s)", status)
+        return
+    if status == 429 and rate_limit.too_long is not None:
+        raise SlackError(
+            f"Slack rate-limited the webhook (HTTP 429, Retry-After {rate_limit.too_long}s "
+            f"> {max_retry_after:g}s): left to the caller's retry"
         )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                response.read(1024)
-                logger.info("posted to Slack (HTTP %s)", response.status)
-                return
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            retry_after = exc.headers.get("Retry-After") if exc.headers else None
-            answer = _redact(exc.read(300).decode("utf-8", "replace").strip(), webhook_url)
-            exc.close()
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            kind = "timed out" if isinstance(reason, TimeoutError) else "unreachable"
-            detail = _redact(str(reason) or type(reason).__name__, webhook_url)
-            # `from None`: the cause would carry the request, and with it the URL.
-            raise SlackError(f"Slack webhook {kind} (timeout {timeout:g}s): {detail}") from None
-        if status == 429 and attempt == 1:
-            wait = _retry_after_seconds(retry_after)
-            if wait <= max_retry_after:
-                logger.info("Slack rate-limited the webhook; retrying in %.1fs", wait)
-                sleep(wait)
-                continue
-            raise SlackError(
-                f"Slack rate-limited the webhook (HTTP 429, Retry-After {wait:.0f}s "
-                f"> {max_retry_after:g}s): left to the caller's retry"
-            )
-        again = " after one retry" if attempt == 2 else ""
-        raise SlackError(f"Slack webhook answered HTTP {status}{again}: {answer or 'no body'}")
-    raise AssertionError("unreachable")  # pragma: no cover
+    body = _redact(answer.body.strip()[:300], webhook_url)
+    raise SlackError(f"Slack webhook answered HTTP {status}{again}: {body or 'no body'}")

@@ -1,4 +1,4 @@
-"""JSON exactly as SPEC §4 (one report, or `reports` when several targets)."""
+"""The JSON report: one target's, or `reports` when there are several."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed's text format: STEP sections, FINAL REPORT, ROOT_CAUSE_HINTS."""
+"""The ops report's text format: STEP sections, FINAL REPORT, ROOT_CAUSE_HINTS."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def render_target(report: Report) -> list[str]:
 
 def stats_lines(suite: SuiteReport) -> list[str]:
     """A header with the run's AWS call count, so retried throttling stays visible; the
-    report keeps ending with FINAL REPORT and ROOT_CAUSE_HINTS, as the seed's does."""
+    report keeps ending with FINAL REPORT and ROOT_CAUSE_HINTS, as the ops report's does."""
     if not suite.stats:
         return []
     s = suite.stats

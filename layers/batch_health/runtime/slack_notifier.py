@@ -51,8 +51,8 @@ def card_for_record(record: dict[str, Any]) -> Card:
     sns = record.get("Sns")
     if not isinstance(sns, dict):
         raise NotifierInputError("record without an 'Sns' object: not an SNS event")
-    message = sns.get("Message") if isinstance(sns.get("Message"), str) else ""
-    subject = sns.get("Subject") if isinstance(sns.get("Subject"), str) else ""
+    message = sns["Message"] if isinstance(sns.get("Message"), str) else ""
+    subject = sns["Subject"] if isinstance(sns.get("Subject"), str) else ""
     body = _json(message)
     doc = _document(sns)
     if not (isinstance(doc, dict) and doc.get("kind") == DOCUMENT_KIND):
