@@ -1,6 +1,6 @@
 """What AWS authorizes each API call against: the IAM action(s), resource ARN(s) and
 request context, per operation the code calls. One table; an operation without a row fails
-the permission replay (tests/unit/test_permission_replay.py).
+the permission replay (tests/unit/stack/test_permission_replay.py).
 
 Sources (AWS Service Authorization Reference, "Actions, resources, and condition keys"):
 - Batch: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbatch.html

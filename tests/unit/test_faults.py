@@ -7,16 +7,24 @@ the request. Everything else is the real suite on moto, as in production.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from support.faults import (
+    Body,
+    CallHook,
+    SendHook,
+    error_response,
+    first_attempt,
+    operation,
+    throttling,
+)
 from support.suite import run_targets
 
 from batch_health.aws.sessions import AwsSessions
@@ -31,67 +39,6 @@ from batch_health.runtime.settings import MonitorSettings
 
 # A run without a notifier has no run-level metric; Powertools warns about the empty flush.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-# (service model, request) -> a response that replaces the endpoint's, or None to send it.
-SendHook = Callable[[Any, AWSPreparedRequest], AWSResponse | None]
-
-
-class _Body(io.BytesIO):
-    """The raw body botocore reads a response from (`stream()`)."""
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.getvalue()
-
-
-def error_response(service_model: Any, request: AWSPreparedRequest, code: str, status: int = 400):
-    """An AWS error answer in the service's wire protocol."""
-    message = "Rate exceeded"
-    protocol = service_model.protocol
-    if protocol == "query":
-        body = (
-            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
-            f"<Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
-        ).encode()
-        headers = {"Content-Type": "text/xml"}
-    elif protocol == "rest-json":
-        body = json.dumps({"message": message}).encode()
-        headers = {"x-amzn-errortype": code, "Content-Type": "application/json"}
-    else:  # json
-        body = json.dumps({"__type": code, "message": message}).encode()
-        headers = {"Content-Type": "application/x-amz-json-1.1"}
-    return AWSResponse(request.url, status, headers, _Body(body))
-
-
-THROTTLE_CODES = {"batch": "TooManyRequestsException", "sts": "Throttling", "iam": "Throttling"}
-
-
-def throttling(service_model: Any, request: AWSPreparedRequest) -> AWSResponse:
-    code = THROTTLE_CODES.get(service_model.service_name, "ThrottlingException")
-    status = 429 if service_model.protocol == "rest-json" else 400
-    return error_response(service_model, request, code, status)
-
-
-def operation(request: AWSPreparedRequest, service_model: Any) -> str:
-    """The operation a request calls (from the headers botocore sets for each protocol)."""
-    target = request.headers.get("X-Amz-Target", b"")
-    if target:
-        return (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
-    body = request.body if isinstance(request.body, bytes | str) else b""
-    body = body.decode() if isinstance(body, bytes) else body
-    if "Action=" in body:
-        return body.split("Action=", 1)[1].split("&", 1)[0]
-    path = request.url.split("?", 1)[0].rsplit("/", 1)[-1]  # rest-json: /v1/describejobqueues
-    return {op.lower(): op for op in service_model.operation_names}.get(path, path)
-
-
-def first_attempt(request: AWSPreparedRequest) -> bool:
-    header = request.headers.get("amz-sdk-request", b"attempt=1")
-    header = header.decode() if isinstance(header, bytes) else header
-    return header.startswith("attempt=1;") or header == "attempt=1"
-
-
-# (operation model, params) -> (HTTP response, parsed answer) replacing the whole call.
-CallHook = Callable[[Any, dict[str, Any]], tuple[AWSResponse, dict[str, Any]] | None]
 
 
 @pytest.fixture
@@ -381,7 +328,7 @@ def test_a_failed_publish_is_counted_spares_the_other_message_and_is_sent_next_r
             publishes.append(params["body"]["Subject"])
             if len(publishes) == 1:  # not retryable: the topic's key is disabled
                 error = {"Code": "KMSDisabled", "Message": "the topic's KMS key is disabled"}
-                http = AWSResponse(params["url"], 400, {}, _Body(b""))
+                http = AWSResponse(params["url"], 400, {}, Body(b""))
                 return http, {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
         return None
 

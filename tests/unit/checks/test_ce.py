@@ -1,0 +1,180 @@
+"""CE_CHECK: each compute environment of the queue: disabled, INVALID with its reason, unable
+to scale (maxvCpus 0, desired above max, unmanaged), updating or missing; and what it names
+when the queue itself is missing or unreadable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from support.checks import (
+    ACCOUNT,
+    PLAIN_TARGET,
+    assert_explained,
+    check,
+    client_error,
+    patch_view,
+    queue,
+    result,
+    run,
+)
+
+from batch_health.demo import CE, QUEUE, REGION
+from batch_health.models import Status
+
+
+def ce(name: str = CE, **overrides: Any) -> dict[str, Any]:
+    resources = overrides.pop("computeResources", {})
+    base = {
+        "computeEnvironmentName": name,
+        "computeEnvironmentArn": f"arn:aws:batch:{REGION}:{ACCOUNT}:compute-environment/{name}",
+        "type": "MANAGED",
+        "state": "ENABLED",
+        "status": "VALID",
+        "computeResources": {"type": "EC2", "minvCpus": 0, "maxvCpus": 32, "desiredvCpus": 0}
+        | resources,
+    }
+    base.update(overrides)
+    return base
+
+
+def patch_ces(monkeypatch: pytest.MonkeyPatch, *ces: dict[str, Any] | str) -> None:
+    """A queue with these CEs attached in order; a plain string is a CE that does not exist."""
+    names = [c if isinstance(c, str) else c["computeEnvironmentName"] for c in ces]
+    by_name = {c["computeEnvironmentName"]: c for c in ces if isinstance(c, dict)}
+    order = [{"order": i + 1, "computeEnvironment": n} for i, n in enumerate(names)]
+    lookup: Callable[[str], dict[str, Any] | None] = by_name.get
+    patch_view(
+        monkeypatch, job_queue=queue(computeEnvironmentOrder=order), compute_environment=lookup
+    )
+
+
+def test_ce_ok_on_the_seed_world(seed_world):
+    res = check(seed_world, "CE_CHECK")
+    assert res.status is Status.OK
+    assert res.detail == f"CE {CE} state=ENABLED status=VALID type=MANAGED maxvCpus=32"
+
+
+def test_ce_disabled(seed_world):
+    boto3.client("batch").update_compute_environment(computeEnvironment=CE, state="DISABLED")
+    res = check(seed_world, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert_explained(res)
+    assert res.detail == f"CE {CE} is DISABLED"
+    assert f"--compute-environment {CE} --state ENABLED" in res.hints[0]
+
+
+def test_ce_invalid_reports_each_ces_status_reason(aws, monkeypatch):
+    reason = "CLIENT_ERROR - The service role academy-batch-service-role does not exist"
+    patch_ces(
+        monkeypatch,
+        ce("ce-spot", status="INVALID", statusReason=reason),
+        ce("ce-ondemand"),
+        ce("ce-old", status="INVALID", statusReason="INTERNAL_ERROR - subnet deleted"),
+    )
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert_explained(res)
+    assert res.detail == (
+        f"CE ce-spot status=INVALID: {reason}; CE ce-old status=INVALID: "
+        "INTERNAL_ERROR - subnet deleted"
+    )
+    assert len(res.hints) == 2 and "ce-spot" in res.hints[0] and "ce-old" in res.hints[1]
+    by_name = {f["ce"]: f for f in res.data["compute_environments"]}
+    assert by_name["ce-spot"]["statusReason"] == reason
+    assert by_name["ce-ondemand"]["status"] == "VALID"
+
+
+def test_ce_max_vcpus_zero_is_a_warning(world, tmp_path):
+    world.queue_with_ce(max_vcpus=0)
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.WARN
+    assert_explained(res)
+    assert res.detail == f"CE {CE} maxvCpus=0: no job can ever be placed"
+    assert "maxvCpus=<n>" in res.hints[0]
+
+
+def test_ce_desired_above_max_is_a_warning(aws, monkeypatch):
+    patch_ces(monkeypatch, ce(computeResources={"maxvCpus": 16, "desiredvCpus": 64}))
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.WARN
+    assert_explained(res)
+    assert res.detail == f"CE {CE} desiredvCpus=64 > maxvCpus=16"
+
+
+def test_ce_unmanaged_is_a_warning(world):
+    service_role = world.role("academy-batch-service-role")
+    batch = world.client("batch")
+    arn = batch.create_compute_environment(
+        computeEnvironmentName="academy-unmanaged",
+        type="UNMANAGED",
+        state="ENABLED",
+        serviceRole=service_role,
+    )["computeEnvironmentArn"]
+    batch.create_job_queue(
+        jobQueueName=QUEUE,
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": arn}],
+    )
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.WARN
+    assert_explained(res)
+    assert res.detail == "CE academy-unmanaged is UNMANAGED (Batch does not scale it)"
+
+
+def test_ce_being_updated_is_a_warning(aws, monkeypatch):
+    patch_ces(monkeypatch, ce(status="UPDATING"))
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.WARN
+    assert res.detail == f"CE {CE} status=UPDATING"
+
+
+def test_ce_missing(aws, monkeypatch):
+    patch_ces(monkeypatch, ce("ce-ok"), "academy-video-batch-ce-deleted")
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert_explained(res)
+    assert res.detail == "CE academy-video-batch-ce-deleted not found"
+    assert "academy-video-batch-ce-deleted" in res.hints[0]
+
+
+def test_ce_alone_names_a_missing_queue_not_a_missing_ce(aws):
+    res = check({**PLAIN_TARGET, "job_queue": "no-such-queue"}, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert_explained(res)
+    assert res.detail.startswith(f"job queue no-such-queue does not exist in {REGION}")
+
+
+def test_ce_alone_names_the_queue_permission_when_the_queue_read_is_denied(aws, monkeypatch):
+    patch_view(monkeypatch, job_queue=client_error("AccessDeniedException", "DescribeJobQueues"))
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert "batch:DescribeJobQueues" in res.hints[0]
+
+
+def test_ce_describe_denied_names_describe_compute_environments(aws, monkeypatch):
+    patch_view(
+        monkeypatch,
+        job_queue=queue(),
+        compute_environment=client_error("AccessDeniedException", "DescribeComputeEnvironments"),
+    )
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert "batch:DescribeComputeEnvironments" in res.hints[0]
+
+
+def test_ce_with_missing_fields_is_reported_not_crashed(aws, monkeypatch):
+    patch_ces(monkeypatch, {"computeEnvironmentName": CE})
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert f"CE {CE} is UNKNOWN" in res.detail
+
+
+def test_ce_skipped_when_the_queue_fails(seed_world):
+    report = run({**seed_world, "job_queue": "nope"}, ["QUEUE_CHECK", "CE_CHECK"])
+    res = result(report, "CE_CHECK")
+    assert res.status is Status.SKIP
+    assert res.detail.startswith("QUEUE_CHECK is FAIL: job queue nope does not exist")

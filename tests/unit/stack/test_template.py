@@ -1,0 +1,303 @@
+"""template.yaml and samconfig.toml: what the stack promises, checked without deploying it:
+alarms and dashboard from the registry, functions, layer, schedules, parameters, samconfig
+(its IAM and secrets: test_template_iam.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from types import ModuleType
+from typing import Any
+
+import pytest
+from samcli.cli.types import CfnParameterOverridesType
+from samcli.lib.config.samconfig import SamConfig
+from support.cfn import ROOT
+from support.template import PARAMETERS, RESOURCES, TEMPLATE, of_type, sub_text
+
+from batch_health.checks import REGISTRY
+from batch_health.runtime.notifier_settings import NotifierSettings
+from batch_health.runtime.observability import SERVICE
+from batch_health.runtime.settings import MonitorSettings
+
+
+def load_generator() -> ModuleType:
+    path = ROOT / "scripts" / "generate_check_alarms.py"
+    spec = importlib.util.spec_from_file_location("generate_check_alarms", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in of_type("AWS::CloudWatch::Alarm").items()}
+
+
+def alarm_query(props: dict[str, Any]) -> str:
+    return " ".join(
+        sub_text(m["Expression"]) for m in props.get("Metrics", []) if "Expression" in m
+    )
+
+
+def resolve_if(value: Any, conditions: dict[str, bool]) -> Any:
+    while isinstance(value, dict) and "Fn::If" in value:
+        cond, yes, no = value["Fn::If"]
+        value = yes if conditions[cond] else no
+    return value
+
+
+# --- per-check alarms --------------------------------------------------------------
+
+
+def test_every_registered_check_has_exactly_one_alarm():
+    by_check: dict[str, list[str]] = {}
+    for name, props in alarms().items():
+        for check in re.findall(r"\"Check\" = '([A-Z_]+)'", alarm_query(props)):
+            by_check.setdefault(check, []).append(name)
+    registered = [c.name for c in REGISTRY]
+    assert {c: len(by_check.get(c, [])) for c in registered} == dict.fromkeys(registered, 1)
+    assert set(by_check) == set(registered), "an alarm watches a check that is not registered"
+
+
+@pytest.mark.parametrize("check", REGISTRY, ids=lambda c: c.name)
+def test_check_alarm_says_what_failed_and_what_to_do(check):
+    gen = load_generator()
+    props = alarms()[gen.logical_id(check.name)]
+    assert check.name in sub_text(props["AlarmName"])
+    assert check.verifies.rstrip(".") in props["AlarmDescription"]
+    assert "First:" in props["AlarmDescription"]
+    assert len(props["AlarmDescription"]) <= 1024
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    query = alarm_query(props)
+    assert "MAX(CheckFailed)" in query and 'GROUP BY "Target"' in query
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlertTopic"}]
+
+
+def test_generated_alarms_and_dashboard_are_up_to_date():
+    gen = load_generator()
+    text = (ROOT / "template.yaml").read_text()
+    assert gen.update(text) == text, "run `make alarms` (scripts/generate_check_alarms.py)"
+
+
+def test_dashboard_shows_every_check_alarm_and_the_monitor():
+    body = sub_text(RESOURCES["HealthDashboard"]["Properties"]["DashboardBody"])
+    widgets = json.loads(body)["widgets"]
+    gen = load_generator()
+    (checks_row,) = [w for w in widgets if w["properties"].get("title") == "Checks (any target)"]
+    assert checks_row["type"] == "alarm"
+    assert checks_row["properties"]["alarms"] == [
+        f"${{{gen.logical_id(c.name)}.Arn}}" for c in REGISTRY
+    ]
+    titles = " | ".join(w["properties"].get("title", "") for w in widgets)
+    for wanted in ("Suite runs", "errors", "duration"):
+        assert wanted in titles
+
+
+# --- heartbeat, errors --------------------------------------------------------------
+
+
+def test_heartbeat_treats_missing_data_as_breaching():
+    hb = alarms()["HeartbeatAlarm"]
+    assert hb["TreatMissingData"] == "breaching"
+    assert (hb["EvaluationPeriods"], hb["DatapointsToAlarm"]) == (2, 2)
+    assert (hb["ComparisonOperator"], hb["Threshold"]) == ("LessThanThreshold", 1)
+    assert "SUM(SuiteRun)" in alarm_query(hb)
+    assert hb["AlarmActions"] == hb["OKActions"] == [{"Ref": "AlertTopic"}]
+
+
+@pytest.mark.parametrize("schedule", PARAMETERS["CheckSchedule"]["AllowedValues"])
+def test_heartbeat_period_is_the_check_schedule(schedule):
+    """Two missing periods = two missed runs, for every schedule the stack accepts."""
+    amount, unit = re.fullmatch(r"rate\((\d+) (minutes?|hours?)\)", schedule).groups()
+    seconds = int(amount) * (3600 if unit.startswith("hour") else 60)
+    conditions = {
+        name: spec["Fn::Equals"][1] == schedule
+        for name, spec in TEMPLATE["Conditions"].items()
+        if name.startswith("Every")
+    }
+    period = resolve_if(alarms()["HeartbeatAlarm"]["Metrics"][0]["Period"], conditions)
+    assert period == seconds
+
+
+def test_function_errors_alarm():
+    errors = alarms()["MonitorErrorsAlarm"]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "MonitorFunction"}}]
+
+
+def test_notification_failed_alarm_watches_what_the_function_emits():
+    alarm = alarms()["NotificationFailedAlarm"]
+    assert alarm["MetricName"] == "NotificationFailed"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+
+
+def test_every_alarm_notifies_the_topic_and_is_named_after_the_stack():
+    for name, props in alarms().items():
+        assert props["AlarmActions"] == [{"Ref": "AlertTopic"}], name
+        # The KMS key policy lets CloudWatch publish only for alarms named ${StackName}-*.
+        assert sub_text(props["AlarmName"]).startswith("${AWS::StackName}-"), name
+
+
+# --- functions, layer, schedules ----------------------------------------------------
+
+
+def test_layer_is_built_by_its_makefile_for_python313():
+    layer = RESOURCES["BatchHealthLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "layers/"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    # Built by layers/Makefile, which also compiles the layer's bytecode (see the built
+    # handler's integration test).
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert (ROOT / "layers" / "requirements.txt").is_file()
+    makefile = (ROOT / "layers" / "Makefile").read_text()
+    assert "build-BatchHealthLayer:" in makefile
+    assert "--invalidation-mode unchecked-hash" in makefile
+
+
+def test_monitor_function():
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13" and globals_["Tracing"] == "Active"
+    assert globals_["Layers"] == [{"Ref": "BatchHealthLayer"}]
+    fn = RESOURCES["MonitorFunction"]["Properties"]
+    assert (fn["CodeUri"], fn["Handler"]) == ("functions/monitor/", "app.lambda_handler")
+    assert (ROOT / "functions" / "monitor" / "app.py").is_file()
+    # Optional: a reservation needs 100 unreserved concurrency left in the account; runs
+    # are kept from overlapping by a lease instead (tests/unit/runtime/test_lease.py).
+    assert fn["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesConcurrency", 1, {"Ref": "AWS::NoValue"}]
+    }
+    assert PARAMETERS["ReserveConcurrency"]["Default"] == "false"
+    on_failure = fn["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    assert fn["EventInvokeConfig"]["MaximumRetryAttempts"] <= 2
+
+
+def test_two_schedules_with_retries_and_dead_letters():
+    events = RESOURCES["MonitorFunction"]["Properties"]["Events"]
+    assert {e["Type"] for e in events.values()} == {"ScheduleV2"}
+    suite, smoke = events["Suite"]["Properties"], events["Smoke"]["Properties"]
+    assert suite["ScheduleExpression"] == {"Ref": "CheckSchedule"}
+    assert PARAMETERS["CheckSchedule"]["Default"] == "rate(5 minutes)"
+    assert PARAMETERS["SmokeSchedule"]["Default"] == "rate(1 hour)"
+    assert json.loads(smoke["Input"]) == {
+        "allow_test_submit": True,
+        "checks": ["SMOKE_SUBMIT_CHECK"],
+    }
+    assert smoke["State"] == {"Fn::If": ["SmokeEnabled", "ENABLED", "DISABLED"]}
+    for schedule in (suite, smoke):
+        assert schedule["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert schedule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+        assert schedule["OmitName"] is True  # two stacks in one account must not collide
+
+
+def test_schedule_inputs_are_events_the_function_accepts():
+    from batch_health.runtime.event import parse_event
+
+    events = RESOURCES["MonitorFunction"]["Properties"]["Events"]
+    suite = parse_event(json.loads(events["Suite"]["Properties"]["Input"]))
+    assert suite.trigger == "schedule" and suite.request.notify is True
+    smoke = parse_event(json.loads(events["Smoke"]["Properties"]["Input"]))
+    assert smoke.request.checks == ["SMOKE_SUBMIT_CHECK"]
+
+
+def test_explicit_log_groups_with_retention_per_stage():
+    for fn in ("MonitorFunction", "SlackNotifierFunction"):
+        props = RESOURCES[f"{fn}LogGroup"]["Properties"]
+        assert props["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{fn}}}"}
+        assert props["RetentionInDays"] == {
+            "Fn::FindInMap": ["StageSettings", {"Ref": "Stage"}, "LogRetentionInDays"]
+        }
+    stages = PARAMETERS["Stage"]["AllowedValues"]
+    assert set(TEMPLATE["Mappings"]["StageSettings"]) == set(stages)
+
+
+def test_function_environment_is_exactly_what_the_settings_read():
+    env = RESOURCES["MonitorFunction"]["Properties"]["Environment"]["Variables"]
+    env = {**TEMPLATE["Globals"]["Function"]["Environment"]["Variables"], **env}
+    read = {f.validation_alias for f in MonitorSettings.model_fields.values()} - {None}
+    powertools_own = {"POWERTOOLS_LOG_LEVEL"}
+    assert set(env) - powertools_own <= read
+    # Not set on purpose: Powertools would add a `service` dimension to every single_metric,
+    # and the alarms query exactly Target and Check.
+    assert "POWERTOOLS_SERVICE_NAME" not in env
+
+
+def test_notifications_resources_match_the_contract():
+    table = RESOURCES["IncidentTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    topic = RESOURCES["AlertTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
+    slack = RESOURCES["SlackNotifierFunction"]
+    assert slack["Condition"] == "HasSlack"
+    props = slack["Properties"]
+    assert (props["CodeUri"], props["Handler"]) == (
+        "functions/slack_notifier/",
+        "app.lambda_handler",
+    )
+    assert props["Events"]["Alerts"] == {
+        "Type": "SNS",
+        "Properties": {"Topic": {"Ref": "AlertTopic"}},
+    }
+    assert props["Policies"] == [
+        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "SlackWebhookSecretArn"}}}
+    ]
+    read = {f.validation_alias for f in NotifierSettings.model_fields.values()}
+    assert set(props["Environment"]["Variables"]) <= read
+    email = RESOURCES["AlertEmailSubscription"]
+    assert (email["Condition"], email["Properties"]["Protocol"]) == ("HasAlertEmail", "email")
+
+
+def test_parameters_the_issue_names_exist():
+    for name in (
+        "Stage",
+        "JobQueue",
+        "JobDefinition",
+        "LogGroup",
+        "ConfigSources",
+        "CheckSchedule",
+        "SmokeSchedule",
+        "SmokeParameters",
+        "MetricNamespace",
+        "AlertEmail",
+        "SlackWebhookSecretArn",
+        "CriticalChecks",
+        "FailureThreshold",
+        "RemindAfterMinutes",
+        "TargetsParameter",
+        "PublishDurationMetrics",
+    ):
+        assert name in PARAMETERS, name
+    assert PARAMETERS["MetricNamespace"]["Default"] == "BatchHealth"
+    assert PARAMETERS["CriticalChecks"]["Default"] == "LOG_GROUP_CHECK,SMOKE_SUBMIT_CHECK"
+    assert set(PARAMETERS["CriticalChecks"]["Default"].split(",")) <= {c.name for c in REGISTRY}
+
+
+# --- samconfig ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["default", "prod"])
+def test_samconfig_environments(env):
+    config = SamConfig(str(ROOT))
+    assert config.get_all(["validate"], "parameters", env=env)["lint"] is True
+    build = config.get_all(["build"], "parameters", env=env)
+    assert build["cached"] is True and build["parallel"] is True
+    deploy = config.get_all(["deploy"], "parameters", env=env)
+    assert config.get_all(["deploy"], "parameters", env=env)["stack_name"].startswith(
+        "batch-health"
+    )
+    overrides = CfnParameterOverridesType().convert(
+        tuple(deploy["parameter_overrides"]), None, None
+    )
+    for key, value in overrides.items():
+        spec = PARAMETERS[key]  # every override names a template parameter
+        if "AllowedValues" in spec:
+            assert value in spec["AllowedValues"], (key, value)
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], value), (key, value)
+    assert overrides["Stage"] == ("dev" if env == "default" else "prod")
