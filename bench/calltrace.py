@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from batch_health.aws import inventory
+from batch_health.aws import concurrency
 from batch_health.aws.sessions import AwsSessions, ClientKey
 
 # (depth, id of the call that set it) of the deepest answer the current task has seen.
@@ -126,9 +126,9 @@ class _DepthFuture(Future):  # type: ignore[type-arg]
 @contextlib.contextmanager
 def depth_carrying_inventory() -> Iterator[None]:
     """While active, values shared through the inventory carry their producer's depth."""
-    saved = inventory.Future
-    inventory.Future = _DepthFuture  # type: ignore[misc]
+    saved = concurrency.Future
+    concurrency.Future = _DepthFuture  # type: ignore[misc]
     try:
         yield
     finally:
-        inventory.Future = saved  # type: ignore[misc]
+        concurrency.Future = saved  # type: ignore[misc]

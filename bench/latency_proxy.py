@@ -5,7 +5,12 @@ One thread per client connection, so concurrent requests wait concurrently. The 
 passes HTTP/1.1 messages through with as little parsing as it can (request line, headers
 up to the blank line, a Content-Length or chunked body), so its own CPU time per request
 stays far below the emulator's. `GET /__proxy__/stats` answers at once with the number of
-requests forwarded so far.
+requests forwarded so far, and with `--quotas` the requests throttled per API and how long
+until every quota's bucket is full again.
+
+With `--quotas` it also enforces AWS's request-rate quotas (quotas.py): a request over its
+API's quota is answered, after the latency, with that service's own throttling error, as
+AWS would, and not forwarded.
 
 Run as a script it serves one of them (`--moto`, or `--upstream URL` for the proxy),
 prints one JSON line with its URL (`{"url": ...}`) and serves until stdin closes. The
@@ -24,6 +29,8 @@ import time
 import urllib.request
 from typing import BinaryIO
 from urllib.parse import urlsplit
+
+import quotas
 
 STATS_PATH = b"/__proxy__/stats"
 
@@ -91,10 +98,14 @@ def _nodelay(sock: socket.socket) -> socket.socket:
 class LatencyProxy:
     """Forwards every request to `upstream` after sleeping `latency_s`."""
 
-    def __init__(self, upstream: str, latency_s: float, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, upstream: str, latency_s: float, host: str = "127.0.0.1", enforce: bool = False
+    ) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.latency_s = latency_s
+        self.enforcer = quotas.Enforcer() if enforce else None
+        self.classifier = quotas.Classifier() if enforce else None
         self.forwarded = 0
         self._lock = threading.Lock()
         self._listener = socket.create_server((host, 0), backlog=512)
@@ -122,8 +133,7 @@ class LatencyProxy:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
-        upstream: socket.socket | None = None
-        up_reader: BinaryIO | None = None
+        upstream = _Upstream(self.upstream)
         reader = _nodelay(client).makefile("rb")
         try:
             while True:
@@ -132,49 +142,97 @@ class LatencyProxy:
                 except _Closed:
                     return
                 body = _read_body(reader, head)
-                if head.split(b" ", 2)[1:2] == [STATS_PATH]:
-                    payload = json.dumps({"forwarded": self.forwarded}).encode()
-                    client.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                        b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
-                    )
-                    continue
-                with self._lock:
-                    self.forwarded += 1
-                time.sleep(self.latency_s)
-                for attempt in (1, 2):
-                    if upstream is None:
-                        upstream = _nodelay(socket.create_connection(self.upstream, timeout=60))
-                        up_reader = upstream.makefile("rb")
-                    assert up_reader is not None
-                    try:
-                        upstream.sendall(head + body)
-                        resp_head = _read_head(up_reader)
-                        break
-                    except (_Closed, OSError):
-                        # The emulator closed a kept-alive connection: once more on a new one.
-                        upstream.close()
-                        upstream = None
-                        if attempt == 2:
-                            raise
-                status = resp_head.split(b" ", 2)[1]
-                bodyless = head.startswith(b"HEAD ") or status in (b"204", b"304")
-                resp_body = _read_body(up_reader, resp_head, bodyless)
-                if (_header(resp_head, b"connection") or b"").lower() == b"close":
-                    # The emulator closes after every response; the client's connection
-                    # stays open, as it would to a real AWS endpoint.
-                    resp_head = _without_header(resp_head, b"connection")
-                    upstream.close()
-                    upstream = None
-                client.sendall(resp_head + resp_body)
+                client.sendall(self._answer(head, body, upstream))
                 if (_header(head, b"connection") or b"").lower() == b"close":
                     return
         except (OSError, ValueError, ConnectionError):
             return  # the client sees its connection drop, as with a real network fault
         finally:
             client.close()
-            if upstream is not None:
-                upstream.close()
+            upstream.close()
+
+    def _answer(self, head: bytes, body: bytes, upstream: _Upstream) -> bytes:
+        """The response to one request: the stats, a throttle, or the emulator's answer."""
+        if head.split(b" ", 2)[1:2] == [STATS_PATH]:
+            return _response(200, {"Content-Type": "application/json"}, self._stats())
+        time.sleep(self.latency_s)
+        throttled = self._throttled(head, body)
+        if throttled is not None:
+            return _response(*throttled)
+        with self._lock:
+            self.forwarded += 1
+        return upstream.exchange(head, body)
+
+    def _stats(self) -> bytes:
+        stats: dict[str, object] = {"forwarded": self.forwarded}
+        if self.enforcer is not None:
+            stats["throttled"] = dict(self.enforcer.throttled)
+            stats["full_in"] = self.enforcer.full_in()
+        return json.dumps(stats).encode()
+
+    def _throttled(self, head: bytes, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        """AWS's throttling answer when this request is over its API's quota, else None."""
+        if self.enforcer is None or self.classifier is None:
+            return None
+        method, path = (part.decode() for part in head.split(b" ", 2)[:2])
+        headers = {
+            k.strip().lower().decode(): v.strip().decode()
+            for k, sep, v in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+            if sep
+        }
+        service, operation, region, protocol = self.classifier.classify(method, path, headers, body)
+        if self.enforcer.admit(service, operation, region):
+            return None
+        return quotas.throttled_response(service, protocol)
+
+
+def _response(status: int, headers: dict[str, str], body: bytes) -> bytes:
+    reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests"}.get(status, "Error")
+    lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in headers.items())]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+class _Upstream:
+    """One kept-alive connection to the emulator, made again when it closes it."""
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+        self.sock: socket.socket | None = None
+        self.reader: BinaryIO | None = None
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = self.reader = None
+
+    def _send(self, message: bytes) -> tuple[bytes, BinaryIO]:
+        for attempt in (1, 2):
+            if self.sock is None:
+                self.sock = _nodelay(socket.create_connection(self.address, timeout=60))
+                self.reader = self.sock.makefile("rb")
+            assert self.reader is not None
+            try:
+                self.sock.sendall(message)
+                return _read_head(self.reader), self.reader
+            except (_Closed, OSError):
+                # The emulator closed a kept-alive connection: once more on a new one.
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def exchange(self, head: bytes, body: bytes) -> bytes:
+        resp_head, reader = self._send(head + body)
+        status = resp_head.split(b" ", 2)[1]
+        bodyless = head.startswith(b"HEAD ") or status in (b"204", b"304")
+        resp_body = _read_body(reader, resp_head, bodyless)
+        if (_header(resp_head, b"connection") or b"").lower() == b"close":
+            # The emulator closes after every response; the client's connection stays
+            # open, as it would to a real AWS endpoint.
+            resp_head = _without_header(resp_head, b"connection")
+            self.close()
+        return resp_head + resp_body
 
 
 def start_moto() -> tuple[object, str]:
@@ -190,9 +248,13 @@ def start_moto() -> tuple[object, str]:
     return start_emulator()
 
 
-def forwarded_count(proxy_url: str) -> int:
+def stats(proxy_url: str) -> dict[str, object]:
     with urllib.request.urlopen(f"{proxy_url}{STATS_PATH.decode()}", timeout=10) as resp:
-        return int(json.load(resp)["forwarded"])
+        return dict(json.load(resp))
+
+
+def forwarded_count(proxy_url: str) -> int:
+    return int(stats(proxy_url)["forwarded"])  # type: ignore[call-overload]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,12 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     what.add_argument("--moto", action="store_true", help="serve the emulator")
     what.add_argument("--upstream", metavar="URL", help="serve a proxy in front of URL")
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--quotas", action="store_true", help="enforce AWS's quotas (quotas.py)")
     args = parser.parse_args(argv)
     if args.moto:
         server, url = start_moto()
         stop = server.stop  # type: ignore[attr-defined]
     else:
-        proxy = LatencyProxy(args.upstream, args.latency_ms / 1000).start()
+        proxy = LatencyProxy(args.upstream, args.latency_ms / 1000, enforce=args.quotas).start()
         url, stop = proxy.url, proxy.stop
     print(json.dumps({"url": url}), flush=True)
     try:

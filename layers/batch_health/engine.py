@@ -2,34 +2,33 @@
 
 A run should cost about its longest chain of dependent AWS calls, not their sum:
 
-- At the start every target's `needs` are prefetched, need by need across the targets,
-  so what the checks will read is asked for at once. Data more checks wait for (directly
-  or through their dependencies) is asked for first: the caller identity that gates every
-  check before the job queue, before the job definitions, before the job lists.
+- At the start every target's `needs` (and `speculative_needs`) are prefetched, need by
+  need across the targets, so what the checks will read is asked for at once. Data more
+  checks wait for (directly or through their dependencies) is asked for first: the caller
+  identity that gates every check before the job queue, before the job definitions, before
+  the job lists. Targets are taken in waves of WAVE_TARGETS: when API quotas pace the calls
+  (aws/pacing.py), every API has a wave's calls waiting for it, not one API all threads.
 - A prefetch never waits for data another task is fetching: it hands its thread back and is
   resumed when that data is in (`inventory.Pending`).
 - A check starts once its dependencies are done and its `needs` are in, so it seldom waits;
-  when it does, it gives up its work slot meanwhile.
-- At most `RunOptions.concurrency` tasks work at a time; tasks waiting for data do not count.
-  Resumed prefetches and released checks go before work queued at the start: they are
-  further along a chain of calls.
+  when it does, it gives up its work slot meanwhile. It does not wait for its
+  `speculative_needs`: reads made ahead in case it needs them.
+- At most `RunOptions.concurrency` tasks work at a time; tasks waiting for data do not count,
+  nor do tasks waiting for AWS to answer or for their API's quota: the threads bound the
+  requests in flight, the pacer their rate. Resumed prefetches and released checks go before
+  work queued at the start: they are further along a chain of calls.
 """
 
 from __future__ import annotations
 
-import contextvars
-import heapq
-import itertools
 import logging
 import queue
-import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from batch_health.aws.concurrency import Pending, in_work_slot, prefetching
+from batch_health.aws.concurrency import Pending, PriorityPool, prefetching
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.aws.inventory import Inventory, TargetView
 from batch_health.aws.sessions import AwsSessions, ClientKey
@@ -49,10 +48,13 @@ MIN_START_S = 0.5
 # Task classes, most urgent first: work further along a chain of calls, then what the run
 # queued at its start. Within a class, what more checks wait for goes first.
 URGENT, AT_START = 0, 1
-Priority = tuple[int, int, int]  # (class, -weight, position in the registry)
-# Threads beyond the work slots, per target, for checks waiting for shared data.
-WAITING_THREADS_PER_TARGET = 2
+Priority = tuple[int, int, int, int]  # (class, wave, -weight, position in the registry)
+# Threads beyond the work slots, per target, for tasks waiting for shared data or for AWS.
+WAITING_THREADS_PER_TARGET = 3
 MAX_THREADS = 256
+# Targets per wave: enough that a few dozen start every chain at once, few enough that,
+# paced by the quotas, every API always has calls of some wave waiting for it.
+WAVE_TARGETS = 20
 # Clients made ahead, in this order: batch first (the job definition, read with it, starts
 # the longest chains: it names the roles read with iam and the log group read with logs),
 # sts next (every check waits for AWS_ACCESS), then iam and logs; others in name order.
@@ -66,6 +68,12 @@ class _TargetRun:
     pending: list[Check]
     results: dict[str, CheckResult] = field(default_factory=dict)
     prefetched: dict[str, bool] = field(default_factory=dict)
+    wave: int = 0
+
+
+def prefetched_needs(check: Check) -> tuple[str, ...]:
+    """What the engine reads ahead for `check`: its needs, then its speculative ones."""
+    return (*check.needs, *getattr(check, "speculative_needs", ()))
 
 
 def run_check(check: Check, ctx: CheckContext) -> CheckResult:
@@ -123,50 +131,6 @@ def check_weights(selected: Sequence[Check]) -> dict[str, int]:
     return {name: 1 + len(names) for name, names in dependents.items()}
 
 
-class _Scheduler:
-    """A thread pool that runs the most urgent task first, at most `slots` at a time.
-
-    Every task runs in a copy of the context `run_suite` was called in (not in whatever a
-    reused pool thread was left with), holding a work slot it gives up while it waits for
-    data (inventory._await).
-    """
-
-    def __init__(self, slots: int, threads: int) -> None:
-        self.slots = threading.Semaphore(slots)
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="check")
-        self._context = contextvars.copy_context()
-        self._lock = threading.Lock()
-        self._heap: list[tuple[Priority, int, Callable[[], None]]] = []
-        self._order = itertools.count()
-        self._closed = False
-
-    def submit(self, priority: Priority, task: Callable[[], None]) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            heapq.heappush(self._heap, (priority, next(self._order), task))
-            self._pool.submit(self._run_next)
-
-    def _run_next(self) -> None:
-        with self.slots:
-            with self._lock:
-                if not self._heap:
-                    return
-                _, _, task = heapq.heappop(self._heap)
-            self._context.copy().run(self._run, task)
-
-    def _run(self, task: Callable[[], None]) -> None:
-        with in_work_slot(self.slots):
-            task()
-
-    def close(self, wait: bool) -> None:
-        """Drop tasks not started; `wait`: let running ones finish first."""
-        with self._lock:
-            self._closed = True
-            self._heap.clear()
-        self._pool.shutdown(wait=wait, cancel_futures=True)
-
-
 def clients_ahead(selected: Sequence[Check], runs: Sequence[_TargetRun]) -> list[ClientKey]:
     """The clients the selected checks will call for the targets, in CLIENT_ORDER."""
     wanted = {
@@ -220,9 +184,12 @@ class SuiteRun:
             if scope and (problem := scope.region_problem(t, sessions.region_for(t.region)))
         }
         targets = [t for t in config.targets if t.name not in self.outside]
-        inventory = Inventory(sessions)
+        inventory = Inventory(sessions, scope)
         inventory.register(targets, self.readable_ssm_names)
-        self.runs = [_TargetRun(t, inventory.view(t), list(self.selected)) for t in targets]
+        self.runs = [
+            _TargetRun(t, inventory.view(t), list(self.selected), wave=i // WAVE_TARGETS)
+            for i, t in enumerate(targets)
+        ]
         # Tasks report here; only the thread in `run` changes the runs' state.
         self.done: queue.SimpleQueue[tuple[_TargetRun, str, CheckResult | None]] = (
             queue.SimpleQueue()
@@ -230,7 +197,7 @@ class SuiteRun:
         self.running = 0
         concurrency = max(1, options.concurrency)
         threads = min(MAX_THREADS, concurrency + WAITING_THREADS_PER_TARGET * len(self.runs))
-        self.scheduler = _Scheduler(concurrency, threads)
+        self.scheduler = PriorityPool(concurrency, threads, thread_name_prefix="check")
 
     def readable_ssm_names(self, target: Target) -> list[str]:
         # A name outside the deployment's scope would make the whole batched GetParameters
@@ -262,7 +229,7 @@ class SuiteRun:
         if self.out_of_time():
             self.done.put((run, need, None))  # its checks are skipped or fetch for themselves
         else:
-            priority = (URGENT, *self.need_priority[need])
+            priority = (URGENT, run.wave, *self.need_priority[need])
             self.scheduler.submit(priority, lambda: self.prefetch(run, need))
 
     def check_task(self, run: _TargetRun, check: Check, ctx: CheckContext) -> None:
@@ -302,7 +269,7 @@ class SuiteRun:
             return False  # started when its data is in
         else:
             ctx = CheckContext(run.target, run.view, self.options, self.deadline, dict(run.results))
-            priority = (task_class, -self.weights[check.name], self.position[check.name])
+            priority = (task_class, run.wave, -self.weights[check.name], self.position[check.name])
             self.scheduler.submit(priority, lambda: self.check_task(run, check, ctx))
             self.running += 1
         return True
@@ -314,7 +281,8 @@ class SuiteRun:
             for need, key in self.need_priority.items():
                 for run in self.runs:
                     run.prefetched[need] = False
-                    self.scheduler.submit((AT_START, *key), partial(self.prefetch, run, need))
+                    priority = (AT_START, run.wave, *key)
+                    self.scheduler.submit(priority, partial(self.prefetch, run, need))
             self.start_ready(AT_START, self.runs)
             while self.running or any(run.pending for run in self.runs):
                 self.wait_for_one()
@@ -375,7 +343,7 @@ def need_priorities(
     """A need weighs what the heaviest check reading it weighs, and sits where it first does."""
     priorities: dict[str, tuple[int, int]] = {}
     for check in selected:
-        for need in check.needs:
+        for need in prefetched_needs(check):
             key = (-weights[check.name], position[check.name])
             priorities[need] = min(priorities.get(need, key), key)
     return priorities

@@ -96,3 +96,14 @@ CFN_TEMPLATE_BODY_MAX_BYTES = 51_200  # in the request; 1 MB from S3 (sam deploy
 # --- the configuration and the function's own output --------------------------------------
 TARGETS_MAX = 200  # targets in one configuration (one invocation)
 LOGGED_DETAIL_MAX_CHARS = 2000  # a check's detail in the "target checked" log line
+
+# --- DynamoDB ------------------------------------------------------------------------------
+# TransactWriteItems "groups up to 100 action requests"; BatchGetItem reads "up to 100 items".
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+DYNAMODB_TRANSACTION_MAX_ITEMS = 100
+DYNAMODB_BATCH_GET_MAX_KEYS = 100
+
+# --- Lambda's SQS event source -------------------------------------------------------------
+# Maximum concurrency: "the minimum supported value is 2"; at most 1000.
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+SQS_ESM_MAX_CONCURRENCY_MIN = 2

@@ -46,4 +46,15 @@ def problems(
     unknown: str = "unknown key",
 ) -> list[str]:
     """One `<where>: <message>` line per problem."""
-    return [f"{where(err['loc'])}: {error_message(err, unknown=unknown)}" for err in exc.errors()]
+    return [
+        f"{where(_location(err))}: {error_message(err, unknown=unknown)}" for err in exc.errors()
+    ]
+
+
+def _location(err: ErrorDetails) -> tuple[Any, ...]:
+    """The error's location; an unknown key that is spelled like pydantic's dictionary-key
+    marker is quoted, so `dotted` does not drop it as one."""
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden" and loc[-1:] == (KEY_MARKER,):
+        return (*loc[:-1], repr(KEY_MARKER))
+    return loc

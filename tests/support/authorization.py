@@ -25,7 +25,12 @@ Sources (AWS Service Authorization Reference, "Actions, resources, and condition
 - SNS: Publish on the topic; to an SSE-KMS topic "The publisher must have the
   kms:GenerateDataKey and kms:Decrypt permissions for the AWS KMS key."
   https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
-- DynamoDB item calls on the table; Secrets Manager GetSecretValue on the secret.
+- DynamoDB item calls on the table. TransactWriteItems: "Permissions for Put, Update,
+  Delete, and Get actions are governed by the permissions used for the underlying PutItem,
+  UpdateItem, DeleteItem, and GetItem operations"
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html);
+  BatchGetItem on each table it reads. Secrets Manager GetSecretValue on the secret.
+- Lambda: Invoke is authorized as lambda:InvokeFunction on the function's ARN.
 Every request also carries aws:RequestedRegion (a global condition key).
 """
 
@@ -148,6 +153,35 @@ def _table(action: str) -> Callable[..., list[Authorization]]:
     return _on(action, lambda req: arn(req, "dynamodb", f"table/{req.params['TableName']}"))
 
 
+_TRANSACTION_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def _transact_write(req: Request, known: Knowledge) -> list[Authorization]:
+    pairs = []
+    for entry in req.params["TransactItems"]:
+        ((kind, op),) = entry.items()
+        pairs.append((_TRANSACTION_ACTIONS[kind], arn(req, "dynamodb", f"table/{op['TableName']}")))
+    return [Authorization(action, table) for action, table in dict.fromkeys(pairs)]
+
+
+def _batch_get(req: Request, known: Knowledge) -> list[Authorization]:
+    return [
+        Authorization("dynamodb:BatchGetItem", arn(req, "dynamodb", f"table/{name}"))
+        for name in req.params["RequestItems"]
+    ]
+
+
+def _invoke(req: Request, known: Knowledge) -> list[Authorization]:
+    name = req.params["FunctionName"]
+    function = name if name.startswith("arn:") else arn(req, "lambda", f"function:{name}")
+    return [Authorization("lambda:InvokeFunction", function)]
+
+
 AUTHORIZATIONS: dict[str, Callable[[Request, Knowledge], list[Authorization]]] = {
     "sts:GetCallerIdentity": lambda req, known: [],
     "sts:AssumeRole": _on("sts:AssumeRole", lambda req: req.params["RoleArn"]),
@@ -194,6 +228,9 @@ AUTHORIZATIONS: dict[str, Callable[[Request, Knowledge], list[Authorization]]] =
     "dynamodb:PutItem": _table("dynamodb:PutItem"),
     "dynamodb:UpdateItem": _table("dynamodb:UpdateItem"),
     "dynamodb:DeleteItem": _table("dynamodb:DeleteItem"),
+    "dynamodb:TransactWriteItems": _transact_write,
+    "dynamodb:BatchGetItem": _batch_get,
+    "lambda:Invoke": _invoke,
     "secretsmanager:GetSecretValue": _on(
         "secretsmanager:GetSecretValue", lambda req: req.params["SecretId"]
     ),

@@ -4,16 +4,24 @@ The engine runs many tasks at once and bounds how many of them work at a time (i
 slots). A task that needs data another task is fetching waits without holding its slot;
 a prefetch (`prefetching()`) does not wait at all: it raises `Pending`, and the engine
 resumes it when the data is in. So waiting for shared data never keeps a fetch from running.
+`PriorityPool` runs the tasks, most urgent first, each holding a work slot while it works.
+Waiting for AWS is waiting for data too: a request in flight, or paced to its API's quota,
+holds no slot (`slot_released`, used by the sessions' clients). `fan_out` makes independent
+reads of one fetch side by side.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator
-from concurrent.futures import Future, wait
-from contextvars import ContextVar
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextvars import ContextVar, copy_context
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # How long a batched lookup waits for keys still being discovered (log groups named by job
 # definitions being described) before it fetches without them.
@@ -54,20 +62,31 @@ def in_work_slot(slots: threading.Semaphore) -> Iterator[None]:
         _work_slots.reset(token)
 
 
+@contextlib.contextmanager
+def slot_released() -> Iterator[None]:
+    """Within: the caller's work slot, if it holds one, is free for another task (the caller
+    waits: for another task's data, for AWS's answer, for its API's pace); taken back after."""
+    slots = _work_slots.get()
+    if slots is None:
+        yield
+        return
+    token = _work_slots.set(None)  # given up once, however deeply nested
+    slots.release()
+    try:
+        yield
+    finally:
+        slots.acquire()
+        _work_slots.reset(token)
+
+
 def _await(fut: Future[Any], timeout: float | None = None) -> None:
     """Wait for `fut` (another task's fetch) without holding a work slot meanwhile."""
     if fut.done():
         return
     if _prefetching.get():
         raise Pending(fut)
-    slots = _work_slots.get()
-    if slots is not None:
-        slots.release()
-    try:
+    with slot_released():
         wait([fut], timeout)
-    finally:
-        if slots is not None:
-            slots.acquire()
 
 
 @contextlib.contextmanager
@@ -89,6 +108,22 @@ def _settle(fut: Future[Any], compute: Callable[[], Any]) -> None:
             fut.set_exception(exc)
         else:
             fut.set_result(value)
+
+
+def fan_out(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Each call's result, in order, the calls made side by side: the first here, the others
+    on threads of their own (each in a copy of this context). Reads that need only what the
+    caller already knows need not wait for one another. The first error, in call order, is
+    raised once every call is done."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    futures: list[Future[T]] = [Future() for _ in calls]
+    for fut, call in zip(futures[1:], calls[1:], strict=True):
+        threading.Thread(target=copy_context().run, args=(_settle, fut, call), daemon=True).start()
+    _settle(futures[0], calls[0])
+    with slot_released():
+        wait(futures)
+    return [fut.result() for fut in futures]
 
 
 class Once:
@@ -222,3 +257,48 @@ class BatchedLookup:
         if self._complete or key in found:
             return found.get(key)
         return self._singles.get(key, lambda: self._fetch_many([key]).get(key))
+
+
+class PriorityPool:
+    """A thread pool that runs the most urgent task first (lowest priority tuple, then first
+    submitted), at most `slots` at a time.
+
+    Every task runs in a copy of the context the pool was made in (not in whatever a reused
+    pool thread was left with), holding a work slot it gives up while it waits for data or
+    for AWS (`slot_released`).
+    """
+
+    def __init__(self, slots: int, threads: int, thread_name_prefix: str = "task") -> None:
+        self.slots = threading.Semaphore(slots)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=thread_name_prefix)
+        self._context = copy_context()
+        self._lock = threading.Lock()
+        self._heap: list[tuple[tuple[int, ...], int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._closed = False
+
+    def submit(self, priority: tuple[int, ...], task: Callable[[], None]) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            heapq.heappush(self._heap, (priority, next(self._order), task))
+            self._pool.submit(self._run_next)
+
+    def _run_next(self) -> None:
+        with self.slots:
+            with self._lock:
+                if not self._heap:
+                    return
+                _, _, task = heapq.heappop(self._heap)
+            self._context.copy().run(self._run, task)
+
+    def _run(self, task: Callable[[], None]) -> None:
+        with in_work_slot(self.slots):
+            task()
+
+    def close(self, wait: bool) -> None:
+        """Drop tasks not started; `wait`: let running ones finish first."""
+        with self._lock:
+            self._closed = True
+            self._heap.clear()
+        self._pool.shutdown(wait=wait, cancel_futures=True)

@@ -4,14 +4,22 @@
 Results and errors are both cached, so checks that need the same resource see the same
 answer and the API is asked once; reads the API accepts as lists are batched across the
 targets of one account (batch_health.aws.lookups).
+
+A read starts as soon as what it needs is known, not after the reads a check makes before
+it: the job definition names the roles, the log group and the simulator's questions, and
+each of those reads goes at once, side by side (the engine prefetches the `TargetView`
+methods the checks list in `needs`; `fan_out` splits one fetch into independent reads).
+Reads made ahead of knowing whether they will be used are marked speculative where they are.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Iterable
+from functools import partial
 from typing import Any
 
+from batch_health.aws.concurrency import fan_out
 from batch_health.aws.lookups import AccountLookups, chunks
 from batch_health.aws.sessions import AwsSessions, ClientKey
 from batch_health.aws.simulation import SimulationKey, simulation_keys
@@ -20,6 +28,10 @@ from batch_health.domain.arns import role_name_from_arn
 from batch_health.domain.execution_role import Requirement, requirements_for
 from batch_health.domain.iam_policy import PolicyDocument, parse_document
 from batch_health.domain.job_definition import JobDefinitionView
+from batch_health.domain.scope import DeploymentScope
+
+# LOG_CONTENT_CHECK reads the events of at most this many streams, newest first.
+NEWEST_LOG_STREAMS = 3
 
 
 def job_definition_key(target: Target) -> tuple[str, str]:
@@ -29,8 +41,9 @@ def job_definition_key(target: Target) -> tuple[str, str]:
 class Inventory:
     """The shared, fetch-once view of AWS for one suite run."""
 
-    def __init__(self, sessions: AwsSessions) -> None:
+    def __init__(self, sessions: AwsSessions, scope: DeploymentScope | None = None) -> None:
         self.sessions = sessions
+        self.scope = scope  # what the deployment may read; reads ahead stay inside it
         self._lock = threading.Lock()
         self._accounts: dict[tuple[str | None, str | None, str | None], AccountLookups] = {}
 
@@ -56,17 +69,22 @@ class Inventory:
             acct.simulations.expect(job_definition_key(t))
 
     def view(self, target: Target) -> TargetView:
-        return TargetView(target, self.account(target))
+        return TargetView(target, self.account(target), self.scope)
 
 
 class TargetView:
     """What the checks of one target read; every method is cached per run."""
 
-    def __init__(self, target: Target, account: AccountLookups) -> None:
+    scope: DeploymentScope | None = None
+
+    def __init__(
+        self, target: Target, account: AccountLookups, scope: DeploymentScope | None = None
+    ) -> None:
         self.target = target
         self._acct = account
         self.region = account.region
         self.profile = account.sessions.profile
+        self.scope = scope
 
     def client_key(self, service: str) -> ClientKey:
         """Which client `client(service)` is (the account's: region, role, external id)."""
@@ -172,24 +190,49 @@ class TargetView:
         return self._once(("role", name), fetch)
 
     def role_policy_documents(self, role_name: str) -> list[PolicyDocument]:
-        """A role's identity policies: attached managed (default version) and inline."""
+        """A role's identity policies: attached managed (default version), then inline. The
+        two lists, and the documents of each, are read side by side."""
 
         def fetch() -> list[PolicyDocument]:
-            iam = self.client("iam")
-            docs: list[PolicyDocument] = []
-            attached = iam.get_paginator("list_attached_role_policies")
-            for page in attached.paginate(RoleName=role_name):
-                for policy in page.get("AttachedPolicies", []):
-                    arn = policy["PolicyArn"]
-                    source = f"managed policy {policy.get('PolicyName') or arn}"
-                    docs.append(PolicyDocument(source, self.managed_policy_document(arn)))
-            for page in iam.get_paginator("list_role_policies").paginate(RoleName=role_name):
-                for name in page.get("PolicyNames", []):
-                    doc = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
-                    docs.append(PolicyDocument(f"inline policy {name}", parse_document(doc)))
-            return docs
+            attached, inline = fan_out(
+                [
+                    lambda: self._attached_policies(role_name),
+                    lambda: self._inline_policies(role_name),
+                ]
+            )
+            return attached + inline
 
         return self._once(("role_policies", role_name), fetch)
+
+    def _attached_policies(self, role_name: str) -> list[PolicyDocument]:
+        pages = self.client("iam").get_paginator("list_attached_role_policies")
+        attached = [
+            p
+            for page in pages.paginate(RoleName=role_name)
+            for p in page.get("AttachedPolicies", [])
+        ]
+        documents = fan_out(
+            [partial(self.managed_policy_document, p["PolicyArn"]) for p in attached]
+        )
+        return [
+            PolicyDocument(f"managed policy {p.get('PolicyName') or p['PolicyArn']}", doc)
+            for p, doc in zip(attached, documents, strict=True)
+        ]
+
+    def _inline_policies(self, role_name: str) -> list[PolicyDocument]:
+        iam = self.client("iam")
+        pages = iam.get_paginator("list_role_policies").paginate(RoleName=role_name)
+        names = [name for page in pages for name in page.get("PolicyNames", [])]
+
+        def document(name: str) -> dict[str, Any]:
+            doc = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+            return parse_document(doc)
+
+        documents = fan_out([partial(document, name) for name in names])
+        return [
+            PolicyDocument(f"inline policy {name}", doc)
+            for name, doc in zip(names, documents, strict=True)
+        ]
 
     def managed_policy_document(self, policy_arn: str) -> dict[str, Any]:
         """The default version of a managed policy (shared by every role it is attached to)."""
@@ -220,6 +263,38 @@ class TargetView:
         arns = jd.roles.values() if jd is not None else ()
         return {arn: self.role(role_name_from_arn(arn)) for arn in arns}
 
+    # Reads ahead for IAM_CHECK: each goes as soon as the job definition names its role.
+    def execution_role(self) -> dict[str, Any] | None:
+        return self._job_definition_role("execution role")
+
+    def job_role(self) -> dict[str, Any] | None:
+        return self._job_definition_role("job role")
+
+    def _job_definition_role(self, label: str) -> dict[str, Any] | None:
+        jd = self.job_definition()
+        name = role_name_from_arn(jd.roles.get(label) or "") if jd is not None else ""
+        return self.role(name) if name else None
+
+    def execution_role_simulation(self) -> list[dict[str, Any]]:
+        """The simulator's answers for what the execution role must be allowed (one call per
+        role, for every target of the role)."""
+        role, requirements = requirements_for(self.target, self.job_definition(), self.region)
+        return [
+            answer
+            for r in requirements
+            for answer in self.simulate_principal_policy(role, r.actions, r.resource)
+        ]
+
+    def execution_role_policies(self) -> list[PolicyDocument] | None:
+        """The execution role's policies, for the local evaluation should the simulator not
+        answer. Speculative: read alongside the simulation, not after its refusal; where
+        the simulator answers (AWS, once permitted) they are not needed, so they are not
+        read for a role whose simulation answered before (in this process)."""
+        role, requirements = requirements_for(self.target, self.job_definition(), self.region)
+        if not requirements or role in self._acct.sessions.simulator_answered:
+            return None
+        return self.role_policy_documents(role_name_from_arn(role))
+
     # --- CloudWatch Logs ------------------------------------------------------------
     def job_log_group(self) -> dict[str, Any] | None:
         """The target's log group as described (None: missing, or no awslogs group)."""
@@ -236,6 +311,25 @@ class TargetView:
             return list(resp.get("logStreams", []))
 
         return self._once(("log_streams", group, limit), fetch)
+
+    def job_log_streams(self) -> list[dict[str, Any]] | None:
+        """The newest streams of the target's log group, read as soon as its name is known,
+        beside the group's own describe. Speculative: when the group turns out missing, this
+        read (an error) is not used. Never outside what the deployment may read."""
+        name = self.log_group_name()
+        if not name or (self.scope and self.scope.log_read_problem(self.target, name)):
+            return None
+        return self.newest_log_streams(name, NEWEST_LOG_STREAMS)
+
+    def job_log_events(self) -> list[dict[str, Any]] | None:
+        """The newest stream's recent events: LOG_CONTENT_CHECK's first read of events (it
+        reads an older stream only when this one has fewer events than it scans)."""
+        streams = self.job_log_streams()
+        name = self.log_group_name()
+        if not streams or not name:
+            return None
+        stream = streams[0].get("logStreamName", "")
+        return self.recent_log_events(name, stream, self.target.thresholds.log_scan_events)
 
     def recent_log_events(self, group: str, stream: str, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` newest events of a stream, oldest first."""

@@ -103,7 +103,9 @@ class AccountLookups:
                 results = simulate(self.client("iam"), principal, actions, resources)
             except Exception as exc:  # raised again to every check that asked
                 found.update(dict.fromkeys(asked, exc))
+                self.sessions.simulator_answered.discard(principal)
                 continue
+            self.sessions.simulator_answered.add(principal)
             for key in asked:
                 found[key] = simulation_answers(
                     results, key.actions, key.resource, alone=len(resources) == 1

@@ -1,7 +1,11 @@
-"""boto3 sessions and clients: retry mode, timeouts, cross-account roles, request counting.
+"""boto3 sessions and clients: retry mode, timeouts, cross-account roles, request counting,
+and each API paced to its quota (aws/pacing.py).
 
 Clients honour the standard AWS_* environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL,
 AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) because boto3 does; we only add defaults and counters.
+A request waiting for AWS's answer, or for its turn under its API's quota, holds no work
+slot of the engine (concurrency.slot_released): the slots bound the work, the quotas the
+request rate.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshabl
 from botocore.exceptions import NoCredentialsError
 
 from batch_health import __version__
+from batch_health.aws.concurrency import slot_released
+from batch_health.aws.pacing import Pacer
+from batch_health.domain.arns import arn_account
 
 SESSION_NAME = "batch-health-monitor"
 
@@ -37,7 +44,7 @@ DEFAULT_MAX_ATTEMPTS = 4  # total attempts per call, the first included
 
 
 def client_config(
-    max_pool_connections: int = 32,
+    max_pool_connections: int = 64,
     *,
     retry_mode: str | None = None,
     max_attempts: int | None = None,
@@ -93,11 +100,42 @@ class RequestStats:
             }
 
 
+class _SlotFreeSender:
+    """A client's HTTP sender that gives up the caller's work slot while AWS answers."""
+
+    def __init__(self, sender: Any) -> None:
+        self._sender = sender
+
+    def send(self, request: Any) -> Any:
+        with slot_released():
+            return self._sender.send(request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sender, name)
+
+
+def pace_and_free_slot(client: Any, pacer: Pacer, account: str) -> None:
+    """Every request of `client` waits for its API's quota, and holds no work slot while it
+    waits for that or for the answer. botocore has no public hook around the send itself."""
+    pacer.install(client, account)
+    endpoint = client._endpoint
+    if not isinstance(endpoint.http_session, _SlotFreeSender):
+        endpoint.http_session = _SlotFreeSender(endpoint.http_session)
+
+
+def quota_account(role_arn: str | None) -> str:
+    """Whose quotas a client's requests count against: the role's account, "" for the base
+    credentials (their account is not known without asking)."""
+    return arn_account(role_arn) if role_arn else ""
+
+
 class AwsSessions:
     """One boto3 session per (region, role) and one client per (session, service).
 
     boto3 sessions are not thread-safe but clients are, so both are created under a lock
-    and then shared by the check threads.
+    and then shared by the check threads. Kept across runs (the monitor function's warm
+    invocations), they also keep what runs learn: the pacer's buckets, and which roles the
+    IAM simulator answered for (`simulator_answered`).
     """
 
     def __init__(
@@ -107,6 +145,7 @@ class AwsSessions:
         base_session: boto3.Session | None = None,
         endpoint_url: str | None = None,
         config: Config | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._base = base_session or boto3.Session()
         self.default_region = default_region or self._base.region_name
@@ -122,6 +161,10 @@ class AwsSessions:
         self._clients: dict[ClientKey, Any] = {}
         self._making: dict[ClientKey, Future[Any]] = {}
         self.stats = RequestStats()
+        self.pacer = pacer or Pacer.from_environment()
+        # Execution roles whose iam:SimulatePrincipalPolicy answered last time: their policies
+        # are then not read ahead in case the simulator fails (inventory).
+        self.simulator_answered: set[str] = set()
 
     @property
     def profile(self) -> str | None:
@@ -148,6 +191,8 @@ class AwsSessions:
         def create_sts_client(service: str, **kwargs: Any) -> Any:
             client = source.create_client(service, **{**endpoint, **kwargs})
             self._count(client)  # the AssumeRole calls are the run's calls too
+            # They count against the base credentials' account's STS quota.
+            pace_and_free_slot(client, self.pacer, quota_account(None))
             return client
 
         fetcher = AssumeRoleCredentialFetcher(
@@ -248,6 +293,7 @@ class AwsSessions:
         client = cast(Any, session).client(key.service, region_name=key.region, **kwargs)
         _load_pagination(client)
         self._count(client)
+        pace_and_free_slot(client, self.pacer, quota_account(key.role_arn))
         self._clients[key] = client
         return client
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from batch_health.aws.errors import AWS_ERRORS, AwsFailure, classify
 from batch_health.aws.inventory import TargetView
@@ -26,6 +26,9 @@ class RunOptions:
     environ: Mapping[str, str] = field(default_factory=dict)  # for env: config sources
     # What the deployment's role may do (the monitor function); None: no limit (the CLI).
     scope: DeploymentScope | None = None
+    # "wait": the smoke check polls its job; "event": it submits and ends, and the job's own
+    # state-change event gives the result (the Batch events function).
+    smoke_result: Literal["wait", "event"] = "wait"
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from batch_health.aws.errors import AWS_ERRORS
 from batch_health.checks.base import Check, CheckContext
+from batch_health.domain.reason_hints import HintContext, reason_hint
+from batch_health.domain.status_reasons import classify_ce_reason
 from batch_health.models import CheckResult
 
 TRANSIENT_STATUSES = frozenset({"CREATING", "UPDATING"})
@@ -79,7 +81,7 @@ class CeCheck(Check):
         ces = [_ce_facts(entry, ce) for entry, ce in attached]
         findings = Findings()
         for facts in ces:
-            judge_compute_environment(facts, ctx.aws.region, findings)
+            judge_compute_environment(facts, ctx.aws.region, findings, queue_name)
         summary = "; ".join(
             f"CE {f['ce']} state={f.get('state')} status={f.get('status')} "
             f"type={f.get('type')} maxvCpus={f.get('maxvCpus')}"
@@ -110,7 +112,9 @@ class Findings:
         self.hints.append(hint)
 
 
-def judge_compute_environment(f: dict[str, Any], region: str | None, out: Findings) -> None:
+def judge_compute_environment(
+    f: dict[str, Any], region: str | None, out: Findings, job_queue: str = ""
+) -> None:
     """One CE's problems: missing, disabled, invalid (or changing), unmanaged, no capacity."""
     name = f["ce"]
     if not f["found"]:
@@ -125,24 +129,30 @@ def judge_compute_environment(f: dict[str, Any], region: str | None, out: Findin
             f"{name} --state ENABLED --region {region}`",
         )
     if f["status"] != "VALID":
-        reason = f": {f['statusReason']}" if f["statusReason"] else ""
-        if f["status"] in TRANSIENT_STATUSES:
-            out.warn(
-                f"CE {name} status={f['status']}{reason}",
-                f"CE {name} is being changed; check again in a few minutes",
-            )
-        else:
-            out.fail(
-                f"CE {name} status={f['status']}{reason}",
-                f"Fix what CE {name}'s statusReason names (service role, subnets, "
-                "security groups, instance profile), then update the CE",
-            )
+        judge_status(f, HintContext(region=region or "", job_queue=job_queue), out)
     if f["type"] == "UNMANAGED":
         out.warn(
             f"CE {name} is UNMANAGED (Batch does not scale it)",
             f"Make sure instances are registered to CE {name}'s ECS cluster",
         )
     judge_capacity(f, out)
+
+
+def judge_status(f: dict[str, Any], context: HintContext, out: Findings) -> None:
+    """A CE that is not VALID: changing (a warning), or INVALID for the cause its
+    statusReason names (classified, with that cause's fix)."""
+    name = f["ce"]
+    said = f": {f['statusReason']}" if f["statusReason"] else ""
+    if f["status"] in TRANSIENT_STATUSES:
+        out.warn(
+            f"CE {name} status={f['status']}{said}",
+            f"CE {name} is being changed; check again in a few minutes",
+        )
+        return
+    reason = classify_ce_reason(f["statusReason"])
+    f["reason_class"] = reason.kind.value
+    hint = reason_hint(reason, replace(context, compute_environments=(name,)))
+    out.fail(f"CE {name} status={f['status']}{said}", hint)
 
 
 def judge_capacity(f: dict[str, Any], out: Findings) -> None:

@@ -87,7 +87,11 @@ class IamCheck(Check):
         "(iam:SimulatePrincipalPolicy, else local evaluation of its policies)"
     )
     depends_on = ("JOBDEF_CHECK",)
-    needs = ("job_definition", "job_definition_roles")
+    # Each read as soon as the job definition names the roles, side by side.
+    needs = ("job_definition", "execution_role", "job_role", "execution_role_simulation")
+    # Read ahead but not waited for: the local evaluation's policies, needed only when the
+    # simulator does not answer (speculative; see TargetView.execution_role_policies).
+    speculative_needs = ("execution_role_policies",)
     services = ("batch", "iam")
     priority = 13
 

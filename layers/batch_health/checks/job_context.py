@@ -10,7 +10,7 @@ from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import CheckContext
 from batch_health.checks.job_logs import job_log_group_ref
 from batch_health.domain.arns import role_name_from_arn
-from batch_health.domain.status_reasons import HintContext
+from batch_health.domain.reason_hints import HintContext
 from batch_health.text import clip, one_line
 
 MAX_DESCRIBE = 100  # one describe_jobs call: enough to explain the failures that matter

@@ -8,13 +8,9 @@ from typing import Any
 from batch_health.aws.errors import AWS_ERRORS
 from batch_health.checks.base import Check, CheckContext
 from batch_health.checks.job_context import job_hint_context, now_ms, short, with_descriptions
+from batch_health.domain.reason_hints import reason_hint
 from batch_health.domain.smoke import is_smoke_job
-from batch_health.domain.status_reasons import (
-    ClassifiedReason,
-    ReasonClass,
-    classify_job,
-    reason_hint,
-)
+from batch_health.domain.status_reasons import ClassifiedReason, ReasonClass, classify_job
 from batch_health.models import CheckResult
 
 

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from batch_health.aws.errors import AWS_ERRORS, classify
+from batch_health.aws.inventory import NEWEST_LOG_STREAMS
 from batch_health.checks.base import CheckContext
 from batch_health.checks.job_logs import (
     JobLogGroupCheck,
@@ -17,7 +18,7 @@ from batch_health.checks.job_logs import (
 from batch_health.models import CheckResult
 from batch_health.text import clip, one_line
 
-NEWEST_STREAMS = 3  # the scan reads at most this many streams, newest first
+NEWEST_STREAMS = NEWEST_LOG_STREAMS  # the scan reads at most this many streams, newest first
 QUOTE_MAX = 160
 # Lines that mean a job went wrong; ERROR/FATAL/CRITICAL as log levels (upper case only).
 ERROR_LINE = re.compile(
@@ -53,6 +54,9 @@ class LogContentCheck(JobLogGroupCheck):
         "ERROR, CannotPullContainerError, OutOfMemory, Killed)"
     )
     depends_on = ("LOG_GROUP_CHECK",)
+    # The streams and the newest one's events are read on the group's name alone, beside
+    # LOG_GROUP_CHECK's describe of the group, not after it.
+    needs = ("job_log_group", "job_log_streams", "job_log_events")
     priority = 30
 
     def run(self, ctx: CheckContext) -> CheckResult:

@@ -8,7 +8,8 @@ from typing import Any
 from batch_health.aws.errors import AWS_ERRORS
 from batch_health.checks.base import Check, CheckContext
 from batch_health.checks.job_context import job_hint_context, now_ms, short, with_descriptions
-from batch_health.domain.status_reasons import ReasonClass, classify_job, reason_hint
+from batch_health.domain.reason_hints import reason_hint
+from batch_health.domain.status_reasons import PLACEMENT, classify_job
 from batch_health.models import CheckResult
 
 
@@ -69,7 +70,7 @@ class RunnableBacklogCheck(Check):
         hints: list[str] = []
         for job in waiting:
             reason = classify_job(job)
-            if reason.kind is ReasonClass.RESOURCES:
+            if reason.kind in PLACEMENT:
                 hint = reason_hint(reason, context)
                 if hint not in hints:
                     hints.append(hint)

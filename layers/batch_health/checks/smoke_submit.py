@@ -18,8 +18,10 @@ from typing import Any
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import Check, CheckContext
 from batch_health.checks.job_context import job_hint_context
+from batch_health.checks.smoke_pending import judge_stuck, submitted
 from batch_health.config import SmokeConfig, Target
 from batch_health.domain.job_definition import JobDefinitionView
+from batch_health.domain.reason_hints import HintContext, reason_hint
 from batch_health.domain.smoke import (
     BUILT_IN,
     SMOKE_TAG,
@@ -28,7 +30,7 @@ from batch_health.domain.smoke import (
     resolve_job_parameters,
     smoke_job_name,
 )
-from batch_health.domain.status_reasons import HintContext, ReasonClass, classify_job, reason_hint
+from batch_health.domain.status_reasons import PLACEMENT, classify_job
 from batch_health.models import CheckResult, utc_now
 
 # Below this much time left, a submitted job could not be watched: do not submit.
@@ -166,6 +168,11 @@ class SmokeSubmitCheck(Check):
                 f"time budget too short to submit and watch a job ({remaining:.1f}s left)"
             )
         batch = ctx.aws.client("batch")
+        by_event = ctx.options.smoke_result == "event"
+        if by_event:
+            stuck = judge_stuck(ctx, batch, int(self.now().timestamp() * 1000))
+            if stuck is not None:
+                return stuck
         try:
             job_id = batch.submit_job(**plan.request).get("jobId")
         except AWS_ERRORS as exc:
@@ -179,6 +186,8 @@ class SmokeSubmitCheck(Check):
             )
         if not job_id:
             return self._no_job_id(ctx, plan)
+        if by_event:
+            return submitted({**plan.facts, "job_id": job_id})
         return self._watch(ctx, batch, job_id, {**plan.facts, "job_id": job_id})
 
     @staticmethod
@@ -311,7 +320,7 @@ class SmokeSubmitCheck(Check):
         facts.update(self._terminate(batch, job_id, f"stuck in RUNNABLE for {stuck:.0f}s"))
         context = job_hint_context(ctx, job_id)
         hints = []
-        if reason.kind is ReasonClass.RESOURCES:
+        if reason.kind in PLACEMENT:
             hints.append(reason_hint(reason, context))
         hints.append(self._placement_hint(ctx, job, context))
         said = f": {reason.text}" if reason.text else ""

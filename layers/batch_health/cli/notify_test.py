@@ -13,7 +13,6 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.exceptions import BotoCoreError
 
 from batch_health.aws.errors import AWS_ERRORS, classify
@@ -22,12 +21,6 @@ from batch_health.cli.common import ExitCode, UsageError
 from batch_health.models import Status, utc_now
 from batch_health.notify import sns
 from batch_health.notify.messages import Event, Notification, subject
-from batch_health.notify.slack import SlackError, card_for_notification, post_message, render
-from batch_health.notify.webhook_secret import (
-    WebhookSecretError,
-    get_webhook_url,
-    secret_region,
-)
 
 TEST_TARGET = "notify-test"
 TEST_CHECK = "NOTIFY_TEST"
@@ -97,18 +90,36 @@ def cmd_notify_test(args: argparse.Namespace, environ: Mapping[str, str]) -> int
             failed += 1
             print(f"SNS:   FAILED: {failure.summary}")
             print(f"       hint: {failure.hint(action='sns:Publish', resource=args.topic_arn)}")
-    if args.slack_webhook_secret:
-        secret = args.slack_webhook_secret
-        try:
-            region = secret_region(secret) or args.region
-            client = sessions.client("secretsmanager", region=region)
-            url = get_webhook_url(secret, provider=SecretsProvider(boto3_client=client))
-            post_message(url, render(card_for_notification(message)))
-            print(f"Slack: sent (webhook from {secret})")
-        except BotoCoreError as exc:
-            failed += 1
-            print(f"Slack: FAILED: cannot read {secret}: {classify(exc).summary}")
-        except (WebhookSecretError, SlackError) as exc:
-            failed += 1
-            print(f"Slack: FAILED: {exc}")
+    if args.slack_webhook_secret and not send_to_slack(
+        sessions, args.slack_webhook_secret, args.region, message
+    ):
+        failed += 1
     return ExitCode.CHECK_FAILED if failed else ExitCode.OK
+
+
+def send_to_slack(
+    sessions: AwsSessions, secret: str, region: str | None, message: Notification
+) -> bool:
+    """Post the message with the webhook in `secret`; says how it went; True when sent."""
+    # Imported here: slack_sdk and Powertools' parameters cost every other command ~100 ms.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from batch_health.notify.slack import SlackError, card_for_notification, post_message, render
+    from batch_health.notify.webhook_secret import (
+        WebhookSecretError,
+        get_webhook_url,
+        secret_region,
+    )
+
+    try:
+        client = sessions.client("secretsmanager", region=secret_region(secret) or region)
+        url = get_webhook_url(secret, provider=SecretsProvider(boto3_client=client))
+        post_message(url, render(card_for_notification(message)))
+    except BotoCoreError as exc:
+        print(f"Slack: FAILED: cannot read {secret}: {classify(exc).summary}")
+        return False
+    except (WebhookSecretError, SlackError) as exc:
+        print(f"Slack: FAILED: {exc}")
+        return False
+    print(f"Slack: sent (webhook from {secret})")
+    return True

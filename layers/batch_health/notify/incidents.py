@@ -231,6 +231,29 @@ def incident_notification(
     )
 
 
+def publish_notification(
+    sessions: AwsSessions, topic_arn: str, message: Notification, outcome: NotifyOutcome
+) -> bool:
+    """Publish `message`; what was sent, or why not, is added to `outcome`."""
+    try:
+        message_id = sns.publish(sessions, topic_arn, message)
+    except (*AWS_ERRORS, ValueError) as exc:
+        reason = classify(exc).summary if not isinstance(exc, ValueError) else str(exc)
+        outcome.failures.append(f"SNS publish {subject(message)}: {reason}")
+        logger.warning("SNS publish failed for %s/%s: %s", message.target, message.check, reason)
+        return False
+    outcome.published.append(
+        {
+            "target": message.target,
+            "check": message.check,
+            "event": message.event.value,
+            "subject": subject(message),
+            "message_id": message_id,
+        }
+    )
+    return True
+
+
 class _Run:
     """One process_incidents call: the store (while it answers), the topic, the outcome."""
 
@@ -304,25 +327,7 @@ class _Run:
 
     def publish(self, message: Notification) -> bool:
         assert self.config.topic_arn is not None
-        try:
-            message_id = sns.publish(self.sessions, self.config.topic_arn, message)
-        except (*AWS_ERRORS, ValueError) as exc:
-            reason = classify(exc).summary if not isinstance(exc, ValueError) else str(exc)
-            self.outcome.failures.append(f"SNS publish {subject(message)}: {reason}")
-            logger.warning(
-                "SNS publish failed for %s/%s: %s", message.target, message.check, reason
-            )
-            return False
-        self.outcome.published.append(
-            {
-                "target": message.target,
-                "check": message.check,
-                "event": message.event.value,
-                "subject": subject(message),
-                "message_id": message_id,
-            }
-        )
-        return True
+        return publish_notification(self.sessions, self.config.topic_arn, message, self.outcome)
 
     def revert(self, pk: str, prev: IncidentState, new: IncidentState) -> None:
         """Undo a transition whose message was not sent, so the next run sends it."""

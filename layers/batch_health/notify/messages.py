@@ -60,6 +60,11 @@ class Notification:
     since: datetime | None = None  # first failed run of the incident
     failures: int = 0  # consecutive failed runs
     note: str = ""  # e.g. why this message may repeat
+    # An incident from Batch's events: the reason class, how many jobs so far, and what
+    # the check that owns the cause found when it ran for this incident.
+    reason_class: str = ""
+    jobs: int = 0
+    confirmation: str = ""
 
     @property
     def duration(self) -> timedelta | None:
@@ -84,6 +89,9 @@ class Notification:
             "duration": format_duration(duration) if duration is not None else None,
             "failures": self.failures,
             "note": self.note,
+            "reason_class": self.reason_class,
+            "jobs": self.jobs,
+            "confirmation": self.confirmation,
             "subject": subject(self),
         }
 
@@ -105,8 +113,10 @@ class Notification:
         ):
             raise ValueError("links: expected a list of {label, url}")
         failures = doc.get("failures") or 0
-        if not isinstance(failures, int):
-            raise ValueError("failures: expected an integer")
+        jobs = doc.get("jobs") or 0
+        for key, value in (("failures", failures), ("jobs", jobs)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{key}: expected an integer")
         return cls(
             event=event,
             target=_text(doc, "target"),
@@ -120,6 +130,9 @@ class Notification:
             since=_time(doc, "since"),
             failures=failures,
             note=_text(doc, "note", required=False),
+            reason_class=_text(doc, "reason_class", required=False),
+            jobs=jobs,
+            confirmation=_text(doc, "confirmation", required=False),
         )
 
 
@@ -193,6 +206,10 @@ def render_text(n: Notification) -> str:
     lines = [subject_line(n), ""]
     facts = [("Target", n.target), ("Region", n.region), ("Check", n.check), ("Status", n.status)]
     facts.append(("Event", n.event.value))
+    if n.reason_class:
+        facts.append(("Reason", n.reason_class))
+    if n.jobs:
+        facts.append(("Jobs", str(n.jobs)))
     if n.since is not None and n.event is not Event.TEST:
         runs = f" ({n.failures} failed run{'s' if n.failures != 1 else ''})" if n.failures else ""
         facts.append(("Failing since", f"{iso(n.since)}{runs}"))
@@ -207,6 +224,8 @@ def render_text(n: Notification) -> str:
     lines += [f"{k + ':':<{width}}{v}" for k, v in facts if v]
     if n.detail:
         lines += ["", "Detail:", f"  {n.detail}"]
+    if n.confirmation:
+        lines += ["", "Confirmed by check:", f"  {n.confirmation}"]
     if n.hints:
         lines += ["", "Hints:"] + [f"  - {h}" for h in n.hints]
     if n.links:
@@ -235,6 +254,7 @@ def message_attributes(n: Notification) -> dict[str, dict[str, str]]:
         "check": n.check,
         "status": n.status,
         "event": n.event.value,
+        "reason_class": n.reason_class,
         DOCUMENT_ATTRIBUTE: json.dumps(n.to_document(), ensure_ascii=False),
     }
     return {k: {"DataType": "String", "StringValue": valid_text(v)} for k, v in values.items() if v}
@@ -263,6 +283,7 @@ def shrinking(n: Notification) -> Iterator[Notification]:
             detail=clip(n.detail, chars),
             hints=tuple(clip(h, chars) for h in n.hints[:count]),
             note=clip(n.note, chars),
+            confirmation=clip(n.confirmation, chars),
         )
 
 
@@ -307,6 +328,15 @@ def log_group_url(region: str, name: str) -> str:
 def job_queue_url(region: str, queue: str) -> str:
     where = f"queues/detail/{queue}" if queue.startswith("arn:") else "queues"
     return f"{console_base(region)}/batch/home?region={region}#{where}"
+
+
+def job_url(region: str, job_id: str) -> str:
+    return f"{console_base(region)}/batch/home?region={region}#jobs/detail/{quote(job_id)}"
+
+
+def log_stream_url(region: str, group: str, stream: str) -> str:
+    encoded = quote(quote(stream, safe="", errors="replace"), safe="").replace("%", "$")
+    return f"{log_group_url(region, group)}/log-events/{encoded}"
 
 
 def alarm_url(region: str, name: str) -> str:

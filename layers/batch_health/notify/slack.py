@@ -185,6 +185,8 @@ def card_for_notification(n: Notification) -> Card:
         detail = headline(n)  # "still failing after 6 h: <detail>"
     elif n.event is Event.RESOLVED and duration:
         detail = f"{headline(n)}\n{n.detail}"  # "resolved after 42 min", then the OK detail
+    if n.confirmation:
+        detail = f"{detail}\nConfirmed by check: {n.confirmation}"
     footer = f"batch-health · {n.event.value} · {iso(n.occurred_at)}"
     if n.note:
         footer = f"{footer} · {n.note}"
@@ -197,6 +199,8 @@ def card_for_notification(n: Notification) -> Card:
             ("Check", n.check),
             ("Status", n.status),
             ("Region", n.region),
+            ("Reason", n.reason_class),
+            ("Jobs", str(n.jobs) if n.jobs else ""),
         ],
         extra_fields_mrkdwn=timing,
         detail=detail,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
-from batch_health.models import Status, SuiteReport
+from batch_health.models import CheckResult, Status, SuiteReport
 
 CHECK_FAILED = "CheckFailed"
 CHECK_DURATION = "CheckDurationMs"
@@ -30,30 +30,9 @@ def emit_suite_metrics(
     emitted = 0
     for report in suite.reports:
         for result in report.checks:
-            if result.status is Status.SKIP:
-                continue
-            dims = {"Target": report.target, "Check": result.name}
-            failed = 1 if result.status is Status.FAIL else 0
-            with single_metric(
-                name=CHECK_FAILED,
-                unit=MetricUnit.Count,
-                value=failed,
-                namespace=namespace,
-                default_dimensions=dims,
-            ) as metric:
-                # Not a dimension (no cost): lets Logs Insights show why, next to the value.
-                metric.add_metadata("status", result.status.value)
-            emitted += 1
-            if publish_durations:
-                with single_metric(
-                    name=CHECK_DURATION,
-                    unit=MetricUnit.Milliseconds,
-                    value=result.duration_ms,
-                    namespace=namespace,
-                    default_dimensions=dims,
-                ):
-                    pass
-                emitted += 1
+            emitted += emit_check_metrics(
+                report.target, result, namespace=namespace, publish_durations=publish_durations
+            )
         target = {"Target": report.target}
         with single_metric(
             name=SUITE_RUN,
@@ -73,6 +52,36 @@ def emit_suite_metrics(
             pass
         emitted += 2
     return emitted
+
+
+def emit_check_metrics(
+    target: str, result: CheckResult, *, namespace: str, publish_durations: bool = False
+) -> int:
+    """One check's `CheckFailed` (and `CheckDurationMs`); returns how many values."""
+    if result.status is Status.SKIP:
+        return 0
+    dims = {"Target": target, "Check": result.name}
+    failed = 1 if result.status is Status.FAIL else 0
+    with single_metric(
+        name=CHECK_FAILED,
+        unit=MetricUnit.Count,
+        value=failed,
+        namespace=namespace,
+        default_dimensions=dims,
+    ) as metric:
+        # Not a dimension (no cost): lets Logs Insights show why, next to the value.
+        metric.add_metadata("status", result.status.value)
+    if not publish_durations:
+        return 1
+    with single_metric(
+        name=CHECK_DURATION,
+        unit=MetricUnit.Milliseconds,
+        value=result.duration_ms,
+        namespace=namespace,
+        default_dimensions=dims,
+    ):
+        pass
+    return 2
 
 
 def record_notification_failures(metrics: Metrics, count: int) -> None:

@@ -146,6 +146,19 @@ def send_notifications(
         remind_after_minutes=settings.remind_after_minutes,
     )
     outcome = process_incidents(suite, config, sessions)
+    if settings.incident_table_name and settings.alert_topic_arn:
+        # Incidents from Batch's events end when their scheduled check passes.
+        from batch_health.notify.job_incidents import JobIncidentStore
+        from batch_health.notify.job_messages import resolve_by_checks
+
+        try:
+            store = JobIncidentStore(sessions.client("dynamodb"), settings.incident_table_name)
+        except BotoCoreError as exc:
+            outcome.failures.append(f"incidents from events: {classify(exc).summary}")
+        else:
+            resolved = resolve_by_checks(suite, store, settings.alert_topic_arn, sessions)
+            outcome.published += resolved.published
+            outcome.failures += resolved.failures
     if outcome.published:
         logger.info("notifications sent", extra={"published": outcome.published})
     if outcome.state_errors:
@@ -213,6 +226,7 @@ def handle(
         concurrency=settings.check_concurrency,
         environ=settings.source_environ,
         scope=settings.scope(),
+        smoke_result=settings.smoke_result,
     )
     logger.info(
         "run starting",

@@ -23,8 +23,12 @@ LIBRARY_LOGGER = "batch_health"
 # line per cold start at INFO ("Found credentials in environment variables."): warnings only.
 AWS_SDK_LOGGERS = {"botocore", "urllib3"}
 
+# X-Ray traces the AWS calls only. Patching httplib too (Powertools' default) would record
+# each request's URL in the trace, the Slack webhook's among them, and its path is the secret.
+TRACED_MODULES = ("botocore",)
+
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES)
 # Run-level metrics (flushed by `log_metrics`); per-target and per-check metrics use
 # `single_metric` because each carries its own Target/Check dimensions.
 metrics = Metrics(service=SERVICE)
@@ -39,4 +43,4 @@ copy_config_to_registered_loggers(
 # Powertools' warning about it would be the one plain-text line in the log.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
-__all__ = ["SERVICE", "logger", "metrics", "tracer"]
+__all__ = ["SERVICE", "TRACED_MODULES", "logger", "metrics", "tracer"]

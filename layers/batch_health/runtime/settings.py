@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -77,6 +77,8 @@ class MonitorSettings(EnvModel):
     check_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
         16, validation_alias="CHECK_CONCURRENCY"
     )
+    # "event": the smoke run submits and ends; the job's own event gives the result.
+    smoke_result: Literal["wait", "event"] = Field("wait", validation_alias="SMOKE_RESULT")
     metrics_namespace: Namespace = Field(
         "BatchHealth", validation_alias="POWERTOOLS_METRICS_NAMESPACE"
     )
@@ -171,3 +173,30 @@ def _variable_path(loc: tuple[Any, ...]) -> str:
         if var:
             return ".".join([var, *parts[size:]])
     return ".".join(parts)
+
+
+FUNCTION_NAME_RE = r"^[A-Za-z0-9_:.-]{1,140}$"
+
+
+class BatchEventSettings(MonitorSettings):
+    """The Batch events function's configuration: the monitor's targets and incident
+    settings, plus the function it asks to confirm a cause and when a success resolves."""
+
+    monitor_function_name: Annotated[
+        Annotated[str, Field(pattern=FUNCTION_NAME_RE)] | None, BlankIsNone
+    ] = Field(None, validation_alias="MONITOR_FUNCTION_NAME")
+    # A later job's success ends an incident only this long after its newest failure, so a
+    # workload that keeps failing some of its jobs does not open and resolve in turn.
+    resolve_quiet_minutes: Annotated[int, Field(ge=0, le=1440)] = Field(
+        10, validation_alias="RESOLVE_QUIET_MINUTES"
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BatchEventSettings:
+        settings = super().from_env(environ)
+        assert isinstance(settings, BatchEventSettings)
+        if not settings.incident_table_name:
+            raise SettingsError("INCIDENT_TABLE_NAME: required (events are counted in it)")
+        if not settings.alert_topic_arn:
+            raise SettingsError("ALERT_TOPIC_ARN: required (incidents are published to it)")
+        return settings

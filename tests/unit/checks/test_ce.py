@@ -4,7 +4,9 @@ when the queue itself is missing or unreadable."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,7 +24,18 @@ from support.checks import (
 )
 
 from batch_health.demo import CE, QUEUE, REGION
+from batch_health.domain.reason_hints import HintContext, reason_hint
+from batch_health.domain.status_reasons import ReasonClass, classify_ce_reason
 from batch_health.models import Status
+
+# Real INVALID compute environments' statusReasons, each with its public source.
+CE_REASONS = [
+    e
+    for e in json.loads(
+        (Path(__file__).resolve().parents[2] / "data" / "reason_corpus.json").read_text()
+    )
+    if e["field"] == "compute environment statusReason"
+]
 
 
 def ce(name: str = CE, **overrides: Any) -> dict[str, Any]:
@@ -85,6 +98,39 @@ def test_ce_invalid_reports_each_ces_status_reason(aws, monkeypatch):
     by_name = {f["ce"]: f for f in res.data["compute_environments"]}
     assert by_name["ce-spot"]["statusReason"] == reason
     assert by_name["ce-ondemand"]["status"] == "VALID"
+
+
+@pytest.mark.parametrize("entry", CE_REASONS, ids=lambda e: f"{e['class']}-{CE_REASONS.index(e)}")
+def test_ce_invalid_names_the_class_of_its_reason_and_its_fix(aws, monkeypatch, entry):
+    patch_ces(monkeypatch, ce("ce-spot", status="INVALID", statusReason=entry["text"]))
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    kind = ReasonClass[entry["class"]]
+    assert res.status is Status.FAIL
+    assert_explained(res)
+    assert res.detail == f"CE ce-spot status=INVALID: {entry['text']}"
+    [facts] = res.data["compute_environments"]
+    assert facts["reason_class"] == kind.value
+    context = HintContext(region=REGION, job_queue=QUEUE, compute_environments=("ce-spot",))
+    assert res.hints == [reason_hint(classify_ce_reason(entry["text"]), context)]
+    assert "ce-spot" in res.hints[0]
+
+
+def test_ce_invalid_for_a_reason_it_does_not_know_still_says_what_to_fix(aws, monkeypatch):
+    patch_ces(monkeypatch, ce("ce-old", status="INVALID", statusReason=""))
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert res.data["compute_environments"][0]["reason_class"] == ReasonClass.CE_INVALID.value
+    [hint] = res.hints
+    assert "statusReason of ce-old" in hint and "update the compute environment" in hint
+
+
+def test_ce_being_changed_is_not_classified(aws, monkeypatch):
+    patch_ces(
+        monkeypatch, ce(status="CREATING", statusReason="ComputeEnvironment is being created")
+    )
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.WARN
+    assert "reason_class" not in res.data["compute_environments"][0]
 
 
 def test_ce_max_vcpus_zero_is_a_warning(world, tmp_path):

@@ -39,12 +39,12 @@ def test_failures_are_grouped_by_reason_class(queue_target, monkeypatch):
         f"3 FAILED of 10 finished job(s) in {QUEUE} in the last 60 min (30%)"
     )
     assert (
-        "image pull x2 (e.g. transcode: Task failed to start; CannotPullContainerError"
-        in result.detail
+        "image or tag not found x2 (e.g. transcode: Task failed to start; "
+        "CannotPullContainerError" in result.detail
     )
-    assert "essential container exit code x1" in result.detail
-    assert result.data["by_class"]["image pull"]["count"] == 2
-    assert any("academy-video-worker" in h and "ecr:BatchGetImage" in h for h in result.hints)
+    assert "application exit code x1" in result.detail
+    assert result.data["by_class"]["image or tag not found"]["count"] == 2
+    assert any("academy-video-worker" in h and "tag that exists" in h for h in result.hints)
     assert any("exited with code 2" in h for h in result.hints)
 
 

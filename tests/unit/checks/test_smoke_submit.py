@@ -211,8 +211,11 @@ def test_failed_job_is_classified(target, monkeypatch, clock):
     )
     result = smoke(target)
     assert result.status is Status.FAIL
-    assert "FAILED: image pull: Task failed to start; CannotPullContainerError" in result.detail
-    assert result.data["reason_class"] == "image pull"
+    assert (
+        "FAILED: image or tag not found: Task failed to start; CannotPullContainerError"
+        in result.detail
+    )
+    assert result.data["reason_class"] == "image or tag not found"
     assert any(IMAGE_REPO in h and EXEC_ROLE in h for h in result.hints)
 
 

@@ -9,7 +9,8 @@ import boto3
 import pytest
 from support.sns import document_of
 
-from batch_health.cli import main, notify_test
+from batch_health.cli import main
+from batch_health.notify import slack as slack_module
 from batch_health.notify.slack import SlackError
 
 REGION = "ap-northeast-2"
@@ -44,7 +45,7 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         assert url == WEBHOOK
         posted.append(payload)
 
-    monkeypatch.setattr(notify_test, "post_message", post)
+    monkeypatch.setattr(slack_module, "post_message", post)
     return posted
 
 
@@ -90,7 +91,7 @@ def test_both_channels_and_one_fails_exits_1(topic, secret, monkeypatch, capsys)
     def refuse(url: str, payload: Any, **_: Any) -> None:
         raise SlackError("Slack webhook answered HTTP 403: invalid_token")
 
-    monkeypatch.setattr(notify_test, "post_message", refuse)
+    monkeypatch.setattr(slack_module, "post_message", refuse)
     arn, _ = topic
     code = main(["notify-test", "--topic-arn", arn, "--slack-webhook-secret", secret])
     out = capsys.readouterr().out

@@ -106,3 +106,11 @@ def test_options_can_ride_in_a_scheduled_events_detail():
         }
     )
     assert event.request.checks == ["LOG_GROUP_CHECK"] and event.request.notify is False
+
+
+def test_an_unknown_field_spelled_like_pydantics_key_marker_is_still_named():
+    # pydantic marks a bad dictionary key with "[key]" in the error's location; a field
+    # of that name must not be mistaken for the marker and dropped from the message.
+    with pytest.raises(InvalidEventError) as err:
+        parse_event({"[key]": None})
+    assert str(err.value).startswith("invalid event: '[key]': unknown field")

@@ -34,7 +34,7 @@ from support.replay import (
 )
 
 from batch_health.aws.inventory import TargetView
-from batch_health.checks import get_check
+from batch_health.checks import get_check, smoke_pending
 from batch_health.demo import (
     JOBDEF,
     QUEUE,
@@ -93,7 +93,13 @@ def test_single_target_smoke_run_submits_and_terminates_within_the_grant(
     left RUNNABLE (the emulator's jobs finish at once, so the poll is made to see one, and
     the check's clock runs fast)."""
     build_healthy(world, tmp_path)
-    deployment = Deployment({**SINGLE, "ConfigSources": json.dumps({"api": api_config_source()})})
+    deployment = Deployment(
+        {
+            **SINGLE,
+            "ConfigSources": json.dumps({"api": api_config_source()}),
+            "SmokeResult": "wait",
+        }
+    )
     deployment.create_resources(world)
     real_poll = TargetView.poll_job
 
@@ -113,6 +119,39 @@ def test_single_target_smoke_run_submits_and_terminates_within_the_grant(
     assert replay.operations["batch:SubmitJob"] == 1
     assert replay.operations["batch:TerminateJob"] == 1
     assert replay.denied == []
+
+
+def test_a_smoke_run_terminates_an_earlier_smoke_job_that_never_started(
+    world, tmp_path, monkeypatch
+):
+    """SmokeResult=event (the default): the run ends after the submit; the next one finds
+    the earlier job still waiting (the emulator's jobs finish at once, so its listing is
+    made to show it RUNNABLE for an hour) and terminates it, within the grant."""
+    build_healthy(world, tmp_path)
+    deployment = Deployment({**SINGLE, "ConfigSources": json.dumps({"api": api_config_source()})})
+    deployment.create_resources(world)
+    first, [submitted] = deployment.run(SMOKE | {"notify": False})
+    assert submitted["checks"][0]["status"] == "SKIP"
+    assert first.operations["batch:SubmitJob"] == 1 and first.denied == []
+    real = smoke_pending.stuck_smoke_jobs
+
+    def an_hour_in_runnable(ctx: Any, batch: Any, now_ms: int) -> list[dict[str, Any]]:
+        class Listing:
+            def list_jobs(self, **request: Any) -> dict[str, Any]:
+                jobs = batch.list_jobs(**request)["jobSummaryList"]
+                old = {"status": "RUNNABLE", "createdAt": now_ms - 3_600_000}
+                return {"jobSummaryList": [{**j, **old} for j in jobs]}
+
+        return real(ctx, Listing(), now_ms)
+
+    monkeypatch.setattr(smoke_pending, "stuck_smoke_jobs", an_hour_in_runnable)
+    # TerminateJob's tag condition is met by the tags the first run's SubmitJob set.
+    second, [judged] = deployment.run(SMOKE | {"notify": False})
+    result = judged["checks"][0]
+    assert result["status"] == "FAIL" and "never started" in result["detail"], result
+    assert second.operations["batch:ListJobs"] == 1
+    assert second.operations["batch:TerminateJob"] == 1
+    assert second.denied == []
 
 
 # --- many targets -------------------------------------------------------------------------
@@ -186,8 +225,9 @@ def test_targets_parameter_in_two_regions_and_another_account(world, tmp_path, m
     # Smoke: submitted where the deployment may (its JobQueue, and the partner whose role
     # allows it), skipped with the reason elsewhere: never an AccessDenied.
     smoked = {r["target"]: r["checks"][0] for r in smoke["reports"]}
-    assert smoked["academy-video"]["status"] == "OK", smoked["academy-video"]
-    assert smoked["video-partner"]["status"] == "OK", smoked["video-partner"]
+    for name in ("academy-video", "video-partner"):  # the job's own event gives the verdict
+        assert smoked[name]["status"] == "SKIP", smoked[name]
+        assert smoked[name]["detail"].startswith("submitted health-smoke-"), smoked[name]
     assert smoked["video-west"]["status"] == "SKIP"
     assert "JobQueue/JobDefinition" in smoked["video-west"]["detail"]
     assert replay.operations["batch:SubmitJob"] == 2

@@ -160,6 +160,7 @@ def test_every_role_sam_writes_is_walked(deployed):
         "MonitorFunctionSuiteRole",
         "MonitorFunctionSmokeRole",
         "SlackNotifierFunctionRole",
+        "BatchEventsFunctionRole",
     }
     owners = {owner for owner, _ in identity_policies(deployed)}
     assert owners == roles
@@ -241,10 +242,14 @@ def test_the_webhook_secret_is_readable_by_the_notifier_only_and_only_that_secre
 
 
 def test_publish_and_state_only_on_the_stacks_own_topic_and_table(deployed):
-    [(_, publish)] = statements_granting(deployed, "sns:Publish")
-    assert "${topicName}" in json.dumps(publish["Resource"])
-    [(_, state)] = statements_granting(deployed, "dynamodb:PutItem")
-    assert state["Resource"] == {"Fn::GetAtt": ["IncidentTable", "Arn"]}
+    publishers = statements_granting(deployed, "sns:Publish")
+    assert {owner for owner, _ in publishers} == {"MonitorFunctionRole", "BatchEventsFunctionRole"}
+    for _, publish in publishers:
+        assert "${topicName}" in json.dumps(publish["Resource"])
+    writers = statements_granting(deployed, "dynamodb:PutItem")
+    assert {owner for owner, _ in writers} == {"MonitorFunctionRole", "BatchEventsFunctionRole"}
+    for _, state in writers:
+        assert state["Resource"] == {"Fn::GetAtt": ["IncidentTable", "Arn"]}
 
 
 # --- checkov and cfn-lint exceptions are written down where they apply ----------------------

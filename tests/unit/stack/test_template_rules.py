@@ -163,6 +163,16 @@ def longest_role_arns(limit: int, wildcard: bool) -> str:
     return text + "y" * (limit - len(text))
 
 
+def longest_queue_arns(limit: int) -> str:
+    """Job queue ARNs, comma-separated, as long as `limit` allows."""
+    arn = f"arn:aws:batch:{LONG_REGION}:{ACCOUNT}:job-queue/"
+    parts: list[str] = []
+    while len(",".join([*parts, arn + "q" * 20])) <= limit:
+        parts.append(arn + "q" * 20)
+    text = ",".join(parts)
+    return text + "q" * (limit - len(text))
+
+
 def at_max_length(spec: dict[str, Any], name: str) -> str:
     """A value of the parameter's MaxLength that its AllowedPattern accepts."""
     n = int(spec["MaxLength"])
@@ -185,6 +195,8 @@ def at_max_length(spec: dict[str, Any], name: str) -> str:
         "ConfigParameterPath": "/" + "c" * (n - 1),
         "JobRoleArns": longest_role_arns(n, wildcard=True),
         "TargetRoleArns": longest_role_arns(n, wildcard=False),
+        "EventJobQueueArns": longest_queue_arns(n),
+        "EventSourceAccounts": ",".join([ACCOUNT] * ((n + 1) // 13)),
     }
     value = values[name]
     assert len(value) <= n, name
@@ -227,9 +239,10 @@ def environment_size(variables: dict[str, str]) -> int:
     return sum(len(k.encode()) + len(str(v).encode()) for k, v in variables.items())
 
 
-def test_the_monitor_environment_fits_lambda_with_every_parameter_at_its_maximum():
+@pytest.mark.parametrize("function", ["MonitorFunction", "BatchEventsFunction"])
+def test_each_environment_fits_lambda_with_every_parameter_at_its_maximum(function):
     stack = deploy(parameters=worst_case_parameters(), region=LONG_REGION, stack_name=LONGEST_STACK)
-    variables = stack.properties("MonitorFunction")["Environment"]["Variables"]
+    variables = stack.properties(function)["Environment"]["Variables"]
     size = environment_size(variables)
     assert size <= LAMBDA_ENVIRONMENT_MAX_BYTES, (
         size,
@@ -245,9 +258,10 @@ def inline_policy_size(stack: Stack, role: str) -> int:
     )
 
 
-def test_the_monitor_role_fits_iam_with_every_list_at_its_longest():
+@pytest.mark.parametrize("role", ["MonitorFunctionRole", "BatchEventsFunctionRole"])
+def test_each_role_fits_iam_with_every_list_at_its_longest(role):
     stack = deploy(parameters=worst_case_parameters(), region=LONG_REGION, stack_name=LONGEST_STACK)
-    size = inline_policy_size(stack, "MonitorFunctionRole")
+    size = inline_policy_size(stack, role)
     assert size <= IAM_ROLE_INLINE_POLICIES_MAX_CHARS, size
 
 
@@ -265,7 +279,9 @@ def test_the_target_account_role_fits_iam_at_its_longest():
             "ConfigParameterPath": "/" + "c" * 1010,
             "SmokeJobQueue": "q" * 128,
             "SmokeJobDefinition": "d" * 128,
+            "MonitorEventBusArn": f"arn:aws:events:{LONG_REGION}:{ACCOUNT}:event-bus/default",
         },
         region=LONG_REGION,
     )
     assert inline_policy_size(stack, "TargetRole") <= IAM_ROLE_INLINE_POLICIES_MAX_CHARS
+    assert stack.exists("BatchEventsForwardRule")

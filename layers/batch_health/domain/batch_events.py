@@ -1,0 +1,164 @@
+"""AWS Batch's own events, as EventBridge delivers them: a job changed state, a queue is blocked.
+
+Batch sends two events to EventBridge (https://docs.aws.amazon.com/batch/latest/userguide/
+batch_cwe_events.html): "Batch Job State Change", whenever a submitted job changes state
+(its `detail` resembles DescribeJobs' JobDetail), and "Batch Job Queue Blocked", when Batch
+finds a RUNNABLE job blocking its queue (`detail.statusReason` carries the blocked code).
+AWS owns the envelope and the detail and adds fields over time, so unknown fields are
+ignored; the fields read here are validated and a malformed event is named, not guessed at.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from batch_health.domain.arns import arn_account, resource_name
+from batch_health.domain.reason_hints import HintContext
+from batch_health.domain.smoke import SMOKE_JOB_PREFIX, SMOKE_TAG
+from batch_health.domain.status_reasons import ClassifiedReason, classify_job
+from batch_health.validation import dotted, problems
+
+JOB_STATE_CHANGE = "Batch Job State Change"
+JOB_QUEUE_BLOCKED = "Batch Job Queue Blocked"
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class InvalidBatchEvent(ValueError):
+    """The message is not a Batch event this function reads; names every bad field."""
+
+
+class EventKind(StrEnum):
+    FAILED = "FAILED"  # a job failed (its reason is classified)
+    SUCCEEDED = "SUCCEEDED"  # a job succeeded (resolves the target's job incidents)
+    BLOCKED = "BLOCKED"  # a RUNNABLE job blocks its queue (the blocked code is classified)
+    STARTED = "STARTED"  # a job is RUNNING (read for smoke jobs only)
+    OTHER = "OTHER"  # any other state change: nothing to do
+
+
+class JobDetail(BaseModel):
+    """The fields of the event's JobDetail this function reads."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    jobId: NonEmpty
+    jobQueue: NonEmpty
+    status: NonEmpty
+    jobName: str = ""
+    jobArn: str = ""
+    jobDefinition: str = ""
+    statusReason: str = ""
+    createdAt: int | None = None
+    startedAt: int | None = None
+    stoppedAt: int | None = None
+    attempts: list[dict[str, Any]] = Field(default_factory=list)
+    container: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class BatchEvent(BaseModel):
+    """One EventBridge event from aws.batch."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    id: NonEmpty
+    detail_type: Literal["Batch Job State Change", "Batch Job Queue Blocked"] = Field(
+        alias="detail-type"
+    )
+    source: Literal["aws.batch"]
+    account: NonEmpty
+    region: NonEmpty
+    time: datetime
+    resources: list[str] = Field(default_factory=list)
+    detail: JobDetail
+
+    @property
+    def kind(self) -> EventKind:
+        if self.detail_type == JOB_QUEUE_BLOCKED:
+            return EventKind.BLOCKED
+        return {
+            "FAILED": EventKind.FAILED,
+            "SUCCEEDED": EventKind.SUCCEEDED,
+            "RUNNING": EventKind.STARTED,
+        }.get(self.detail.status, EventKind.OTHER)
+
+    @property
+    def key(self) -> str:
+        """Unique per event, also across accounts (forwarded events keep their id)."""
+        return f"{self.account}:{self.id}"
+
+    @property
+    def queue_name(self) -> str:
+        return resource_name(self.detail.jobQueue)
+
+    @property
+    def queue_account(self) -> str:
+        return arn_account(self.detail.jobQueue) or self.account
+
+    @property
+    def job_definition_name(self) -> str:
+        return resource_name(self.detail.jobDefinition) if self.detail.jobDefinition else ""
+
+    @property
+    def is_smoke(self) -> bool:
+        d = self.detail
+        return d.jobName.startswith(SMOKE_JOB_PREFIX) or d.tags.get(SMOKE_TAG) == "true"
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the job got there: its stop time when it has one, else the event's."""
+        stopped = self.detail.stoppedAt
+        if stopped:
+            return datetime.fromtimestamp(stopped / 1000, UTC)
+        return self.time if self.time.tzinfo else self.time.replace(tzinfo=UTC)
+
+    def reason(self) -> ClassifiedReason:
+        return classify_job(self.detail.model_dump())
+
+    def log_stream(self) -> str:
+        """The newest attempt's log stream (none before the job ran)."""
+        d = self.detail
+        streams = [str(d.container.get("logStreamName") or "")]
+        for attempt in reversed(d.attempts):
+            streams.append(str((attempt.get("container") or {}).get("logStreamName") or ""))
+            for task in attempt.get("taskProperties") or []:
+                for c in (task or {}).get("containers") or []:
+                    streams.append(str((c or {}).get("logStreamName") or ""))
+        return next((s for s in streams if s), "")
+
+    def log_group(self) -> str:
+        """The awslogs group the job's container logs to, as far as the event says."""
+        config = self.detail.container.get("logConfiguration") or {}
+        options = config.get("options") or {}
+        if config.get("logDriver") in (None, "awslogs") and options.get("awslogs-group"):
+            return str(options["awslogs-group"])
+        return ""
+
+    def hint_context(self, job_definition: str = "", log_group: str = "") -> HintContext:
+        """The names a hint mentions, from the event (the target's names as fallbacks)."""
+        container = self.detail.container
+        return HintContext(
+            region=self.region,
+            job_queue=self.queue_name,
+            job_definition=self.job_definition_name or job_definition,
+            image=str(container.get("image") or ""),
+            execution_role=resource_name(str(container.get("executionRoleArn") or "")),
+            log_group=self.log_group() or log_group,
+            job_id=self.detail.jobId,
+        )
+
+
+def parse_batch_event(body: Any) -> BatchEvent:
+    """Validate one event; InvalidBatchEvent names each problem by field."""
+    if not isinstance(body, dict):
+        raise InvalidBatchEvent(f"event: expected a JSON object, got {type(body).__name__}")
+    try:
+        return BatchEvent.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidBatchEvent(
+            "not a Batch job event: "
+            + "; ".join(problems(exc, lambda loc: dotted(loc) or "event", unknown=""))
+        ) from None

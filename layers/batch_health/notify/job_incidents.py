@@ -1,0 +1,318 @@
+"""Incidents from Batch's own events: one per (target, check, reason class), with exact counts.
+
+The incident table holds, besides the checks' incidents (batch_health.notify.job_groups
+says what one is made of):
+
+- `<target>#<check>#<CLASS>`: the incident: `state` (OK/FAIL), `jobs` (events counted since
+  it opened), `version` (every write adds one), `since`, `notified_at`, `reminders`,
+  `newest_at` and `example` (the newest job: id, name, log stream, reason).
+- `<target>#events`: `open`, the keys of the target's open incidents, so a later success
+  or a passing scheduled check finds what to resolve with one read.
+- `event#<account>:<id>`: an event that was counted (expires after SEEN_TTL).
+
+Each event is counted once however often EventBridge or SQS deliver it: up to 99 markers
+and the count go in one TransactWriteItems, each marker conditional on not existing. A
+marker that exists is a repeat: it is left out and the rest written again. A transaction
+that does not commit counts nothing (its events are retried by the caller), so the count is
+exact. Opening, reminding and resolving are conditional on the `version` read, as for the
+checks' incidents: of two functions that saw the same transition, one publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batch_health.aws.errors import AWS_ERRORS, classify
+from batch_health.limits import DYNAMODB_BATCH_GET_MAX_KEYS, DYNAMODB_TRANSACTION_MAX_ITEMS
+from batch_health.models import iso
+from batch_health.notify.incidents import FAIL, OK, STATE_TTL, StateUnavailable
+from batch_health.notify.job_groups import (
+    JobGroup,
+    JobIncident,
+    incident_from_item,
+    index_key,
+    parse_incident_key,
+)
+
+logger = logging.getLogger(__name__)
+
+SEEN_TTL = timedelta(days=2)  # longer than the event queue keeps a message (1 day)
+MAX_CONFLICT_RETRIES = 5  # TransactionConflict, throttling: back off and write again
+MAX_WRITE_ATTEMPTS = 3
+RETRIED_TRANSACTION_ERRORS = frozenset(
+    {"TransactionCanceledException", "TransactionInProgressException"}
+)
+
+
+class JobIncidentStore:
+    """The incident table, for incidents from events (see the module's docstring)."""
+
+    def __init__(
+        self, client: Any, table_name: str, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._client = client
+        self.table_name = table_name
+        self._sleep = sleep
+
+    # ---- counting -------------------------------------------------------------------
+
+    def count(self, group: JobGroup, now: datetime) -> int:
+        """Count the group's events not counted before; returns how many were new."""
+        keys = list(dict.fromkeys(group.event_keys))
+        size = DYNAMODB_TRANSACTION_MAX_ITEMS - 1  # and the incident's own update
+        return sum(
+            self._count_chunk(group, keys[i : i + size], now) for i in range(0, len(keys), size)
+        )
+
+    def _count_chunk(self, group: JobGroup, keys: list[str], now: datetime) -> int:
+        conflicts = 0
+        while keys:
+            try:
+                self._client.transact_write_items(TransactItems=self._count_items(group, keys, now))
+                return len(keys)
+            except ClientError as exc:
+                error = exc.response.get("Error", {}).get("Code", "")
+                reasons = exc.response.get("CancellationReasons") or []
+                repeats = {
+                    keys[i]
+                    for i, r in enumerate(reasons[: len(keys)])
+                    if r.get("Code") == "ConditionalCheckFailed"
+                }
+                if error == "TransactionCanceledException" and repeats:
+                    keys = [k for k in keys if k not in repeats]
+                    continue
+                conflicts += 1
+                # A conflict with another writer (or a throttled item) passes; anything else
+                # (no table, no permission) would fail the same way again.
+                if error not in RETRIED_TRANSACTION_ERRORS or conflicts > MAX_CONFLICT_RETRIES:
+                    raise StateUnavailable(f"count {group.pk}: {classify(exc).summary}") from exc
+                self._sleep(min(1.0, 0.05 * 2**conflicts))
+            except BotoCoreError as exc:
+                raise StateUnavailable(f"count {group.pk}: {classify(exc).summary}") from exc
+        return 0
+
+    def _count_items(self, group: JobGroup, keys: list[str], now: datetime) -> list[dict[str, Any]]:
+        seen_until = {"N": str(int((now + SEEN_TTL).timestamp()))}
+        marks = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": {"pk": {"S": f"event#{key}"}, "expires_at": seen_until},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for key in keys
+        ]
+        update = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": {"pk": {"S": group.pk}},
+                "UpdateExpression": (
+                    "ADD jobs :n, version :one "
+                    "SET #state = if_not_exists(#state, :ok), expires_at = :expires"
+                ),
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": {
+                    ":n": {"N": str(len(keys))},
+                    ":one": {"N": "1"},
+                    ":ok": {"S": OK},
+                    ":expires": {"N": str(int((now + STATE_TTL).timestamp()))},
+                },
+            }
+        }
+        return [*marks, update]
+
+    def note_newest(self, group: JobGroup) -> None:
+        """Keep the newest job as the incident's example (an older one changes nothing)."""
+        at = group.example.at
+        if at is None:
+            return
+        values = {
+            ":at": {"N": str(int(at.timestamp() * 1000))},
+            ":example": {"S": group.example.to_json()},
+            ":one": {"N": "1"},
+        }
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": group.pk}},
+                UpdateExpression="SET newest_at = :at, example = :example ADD version :one",
+                ConditionExpression="attribute_not_exists(newest_at) OR newest_at < :at",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise StateUnavailable(f"write {group.pk}: {classify(exc).summary}") from exc
+        except BotoCoreError as exc:
+            raise StateUnavailable(f"write {group.pk}: {classify(exc).summary}") from exc
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def load(self, pk: str) -> JobIncident:
+        try:
+            item = self._client.get_item(
+                TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True
+            ).get("Item")
+        except AWS_ERRORS as exc:
+            raise StateUnavailable(f"read {pk}: {classify(exc).summary}") from exc
+        return incident_from_item(pk, item or {})
+
+    def open_keys(self, targets: Sequence[str]) -> dict[str, list[str]]:
+        """Each target's open incidents (keys), from the targets' index items."""
+        names = list(dict.fromkeys(targets))
+        items: list[dict[str, Any]] = []
+        for i in range(0, len(names), DYNAMODB_BATCH_GET_MAX_KEYS):
+            keys = [{"pk": {"S": index_key(t)}} for t in names[i : i + DYNAMODB_BATCH_GET_MAX_KEYS]]
+            items += self._batch_get(keys)
+        found: dict[str, list[str]] = {}
+        for item in items:
+            target = item["pk"]["S"].removesuffix("#events")
+            open_keys = sorted(item.get("open", {}).get("SS", []))
+            if open_keys:
+                found[target] = open_keys
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """BatchGetItem until nothing is left unprocessed (DynamoDB may return part)."""
+        items: list[dict[str, Any]] = []
+        request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(MAX_CONFLICT_RETRIES + 1):
+            try:
+                response = self._client.batch_get_item(RequestItems=request)
+            except AWS_ERRORS as exc:
+                raise StateUnavailable(f"read open incidents: {classify(exc).summary}") from exc
+            items += response.get("Responses", {}).get(self.table_name, [])
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            self._sleep(min(1.0, 0.05 * 2**attempt))
+        raise StateUnavailable("read open incidents: keys left unprocessed after retries")
+
+    # ---- transitions --------------------------------------------------------------------
+
+    def _write(self, pk: str, expected: int, update: str, values: dict[str, Any]) -> bool:
+        """An update conditional on the version read; False when someone wrote since."""
+        condition = "version = :expected" if expected else "attribute_not_exists(version)"
+        if expected:
+            values = {**values, ":expected": {"N": str(expected)}}
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": pk}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StateUnavailable(f"write {pk}: {classify(exc).summary}") from exc
+        except BotoCoreError as exc:
+            raise StateUnavailable(f"write {pk}: {classify(exc).summary}") from exc
+        return True
+
+    def _index(self, target: str, pk: str, verb: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": index_key(target)}},
+                UpdateExpression=f"{verb} #open :keys",
+                ExpressionAttributeNames={"#open": "open"},
+                ExpressionAttributeValues={":keys": {"SS": [pk]}},
+            )
+        except AWS_ERRORS as exc:
+            raise StateUnavailable(f"write {index_key(target)}: {classify(exc).summary}") from exc
+
+    def open_or_remind(
+        self, group: JobGroup, now: datetime, remind_after: timedelta | None
+    ) -> tuple[str | None, JobIncident, JobIncident]:
+        """("FAIL" | "REMINDER" | None, the incident before, after) for a group just counted."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            before = self.load(group.pk)
+            if not before.open:
+                after = replace(
+                    before,
+                    state=FAIL,
+                    since=group.first_at,
+                    notified_at=now,
+                    reminders=0,
+                    version=before.version + 1,
+                )
+                if self._write(group.pk, before.version, *_state_update(after)):
+                    self._index(group.target, group.pk, "ADD")
+                    return FAIL, before, after
+                continue
+            due = (
+                remind_after is not None
+                and before.notified_at is not None
+                and now - before.notified_at >= remind_after
+            )
+            if not due:
+                return None, before, before
+            after = replace(
+                before, notified_at=now, reminders=before.reminders + 1, version=before.version + 1
+            )
+            if self._write(group.pk, before.version, *_state_update(after)):
+                return "REMINDER", before, after
+        logger.warning(
+            "%s: lost %d conditional writes; another run owns it", group.pk, MAX_WRITE_ATTEMPTS
+        )
+        return None, before, before
+
+    def revert(self, before: JobIncident, after: JobIncident) -> None:
+        """Undo a transition whose message was not sent, so a retry sends it."""
+        restored = replace(before, version=after.version + 1)
+        if not self._write(before.pk, after.version, *_state_update(restored)):
+            logger.info("%s changed before its unsent transition could be undone", before.pk)
+
+    def resolve(self, pk: str, succeeded_at: datetime, quiet: timedelta) -> JobIncident | None:
+        """End the incident if its newest failure is at least `quiet` before `succeeded_at`;
+        returns it as it was (with its count), or None when it stays (or was not open)."""
+        parsed = parse_incident_key(pk)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            before = self.load(pk)
+            if not before.open:
+                if parsed:
+                    self._index(parsed[0], pk, "DELETE")
+                return None
+            if before.newest_at is not None and succeeded_at - before.newest_at < quiet:
+                return None
+            after = JobIncident(pk, version=before.version + 1, newest_at=before.newest_at)
+            if self._write(pk, before.version, *_state_update(after, reset_jobs=True)):
+                if parsed:
+                    self._index(parsed[0], pk, "DELETE")
+                return before
+        return None
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _state_update(s: JobIncident, *, reset_jobs: bool = False) -> tuple[str, dict[str, Any]]:
+    sets = ["#state = :state", "reminders = :reminders", "version = :version"]
+    values: dict[str, Any] = {
+        ":state": {"S": s.state},
+        ":reminders": {"N": str(s.reminders)},
+        ":version": {"N": str(s.version)},
+    }
+    removes = []
+    for name, value in (("since", s.since), ("notified_at", s.notified_at)):
+        if value is None:
+            removes.append(name)
+        else:
+            sets.append(f"{name} = :{name}")
+            values[f":{name}"] = {"S": iso(value)}
+    if reset_jobs:
+        sets.append("jobs = :zero")
+        values[":zero"] = {"N": "0"}
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return update, values

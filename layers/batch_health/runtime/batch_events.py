@@ -1,0 +1,342 @@
+"""What the Batch events function does with one batch of SQS messages.
+
+EventBridge puts Batch's "Job State Change" (FAILED, SUCCEEDED; RUNNING for smoke jobs)
+and "Job Queue Blocked" events of the monitored queues on an SQS queue; Lambda hands them
+over in batches (at most MaximumConcurrency at once). For each batch:
+
+1. Read each message (a malformed one is reported as failed: SQS retries it, then moves
+   it to the dead-letter queue; nothing is dropped).
+2. Route each event to its target (account, region and queue; the job definition decides
+   between targets sharing a queue). Events of queues no target names are left out.
+3. Group failures and blocks by (target, check, reason class); count each group exactly
+   (batch_health.notify.job_incidents); open the incident (FAIL) the first time, with the
+   check that owns the cause run for that target at once, or remind when due.
+4. A job that succeeded resolves its target's incidents whose newest failure is older than
+   the quiet period. A smoke job's own event gives SMOKE_SUBMIT_CHECK its result.
+5. Emit `JobFailures` (and `JobsBlocked`) by Target and ReasonClass.
+
+Messages whose group could not be counted or announced are returned as
+`batchItemFailures`: SQS delivers them again, and the count stays exact because counted
+events are remembered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from batch_health.aws.errors import AWS_ERRORS, classify
+from batch_health.config import SuiteConfig, Target
+from batch_health.domain.arns import arn_account, resource_name
+from batch_health.domain.batch_events import (
+    BatchEvent,
+    EventKind,
+    InvalidBatchEvent,
+    parse_batch_event,
+)
+from batch_health.domain.reason_hints import OWNING_CHECK, HintContext
+from batch_health.domain.status_reasons import ClassifiedReason
+from batch_health.models import utc_now
+from batch_health.notify.incidents import NotifyOutcome, StateUnavailable, publish_notification
+from batch_health.notify.job_groups import (
+    JOB_FAILURES_CHECK,
+    RUNNABLE_BACKLOG_CHECK,
+    JobExample,
+    JobGroup,
+    quote_reason,
+)
+from batch_health.notify.job_incidents import JobIncidentStore
+from batch_health.notify.job_messages import incident_message, resolved_message
+from batch_health.notify.messages import Event
+from batch_health.runtime.event import InvalidEventError
+from batch_health.runtime.monitor import Runtime, load_targets
+from batch_health.runtime.observability import logger
+from batch_health.runtime.settings import BatchEventSettings
+from batch_health.runtime.smoke_events import SmokeOutcome, smoke_outcome
+
+JOB_FAILURES = "JobFailures"
+JOBS_BLOCKED = "JobsBlocked"
+# (target name, check name) -> one line saying what the check found, run now.
+Confirmer = Callable[[str, str], str]
+
+
+@dataclass(frozen=True)
+class Received:
+    message_id: str
+    event: BatchEvent
+
+
+def read_messages(event: Any) -> tuple[list[Received], list[str]]:
+    """The Batch events in an SQS batch, and the ids of messages that are not one."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        raise InvalidEventError('invalid event: expected an SQS batch ({"Records": [...]})')
+    received: list[Received] = []
+    bad: list[str] = []
+    for index, record in enumerate(records):
+        message_id = record.get("messageId") if isinstance(record, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            raise InvalidEventError(f"invalid event: Records[{index}].messageId: missing")
+        try:
+            received.append(Received(message_id, parse_batch_event(json.loads(record["body"]))))
+        except (KeyError, TypeError, json.JSONDecodeError, InvalidBatchEvent) as exc:
+            logger.error("unreadable message", extra={"message_id": message_id, "error": str(exc)})
+            bad.append(message_id)
+    return received, bad
+
+
+class TargetRouter:
+    """Which target an event belongs to: its queue's account, region and name."""
+
+    def __init__(self, targets: Iterable[Target], home_region: str, home_account: str) -> None:
+        self._by_queue: dict[tuple[str, str, str], list[Target]] = {}
+        for t in targets:
+            queue_arn = t.job_queue if t.job_queue.startswith("arn:") else ""
+            account = arn_account(queue_arn) or (arn_account(t.role_arn or "") or home_account)
+            region = (queue_arn.split(":")[3] if queue_arn else "") or t.region or home_region
+            self._by_queue.setdefault((account, region, resource_name(t.job_queue)), []).append(t)
+
+    def route(self, event: BatchEvent) -> Target | None:
+        key = (event.queue_account, event.region, event.queue_name)
+        candidates = self._by_queue.get(key) or self._by_queue.get(("", *key[1:])) or []
+        jd = event.job_definition_name
+        same = [t for t in candidates if resource_name(t.job_definition) == jd]
+        chosen = same or candidates
+        return chosen[0] if chosen else None
+
+
+def example_of(event: BatchEvent, reason: ClassifiedReason, target: Target) -> JobExample:
+    d = event.detail
+    return JobExample(
+        job_id=d.jobId,
+        job_name=d.jobName,
+        region=event.region,
+        queue=d.jobQueue,
+        log_group=event.log_group() or target.log_group or "",
+        log_stream=event.log_stream(),
+        reason=quote_reason(reason),
+        at=event.occurred_at,
+    )
+
+
+@dataclass
+class Sorted:
+    """One batch's events by what they call for."""
+
+    groups: dict[str, JobGroup] = field(default_factory=dict)
+    contexts: dict[str, HintContext] = field(default_factory=dict)
+    successes: dict[str, tuple[datetime, BatchEvent]] = field(default_factory=dict)
+    smoke: list[tuple[Received, Target]] = field(default_factory=list)
+    ignored: int = 0
+
+    def add(self, item: Received, target: Target) -> None:
+        event = item.event
+        if event.is_smoke:
+            self.smoke.append((item, target))
+            return
+        if event.kind is EventKind.SUCCEEDED:
+            newest = self.successes.get(target.name)
+            if newest is None or event.occurred_at > newest[0]:
+                self.successes[target.name] = (event.occurred_at, event)
+            return
+        if event.kind not in (EventKind.FAILED, EventKind.BLOCKED):
+            self.ignored += 1
+            return
+        check = RUNNABLE_BACKLOG_CHECK if event.kind is EventKind.BLOCKED else JOB_FAILURES_CHECK
+        reason = event.reason()
+        example = example_of(event, reason, target)
+        group = JobGroup(target.name, event.region, check, reason, example, event.occurred_at)
+        group = self.groups.setdefault(group.pk, group)
+        group.add(event.key, item.message_id, reason, example)
+        if group.example is example:
+            names = event.hint_context(target.job_definition, target.log_group or "")
+            self.contexts[group.pk] = names
+
+
+class EventRun:
+    """One batch: count, announce, resolve; which messages must come again."""
+
+    def __init__(
+        self,
+        settings: BatchEventSettings,
+        rt: Runtime,
+        confirm: Confirmer | None,
+        now: datetime,
+    ) -> None:
+        assert settings.incident_table_name and settings.alert_topic_arn
+        self.settings = settings
+        self.rt = rt
+        self.confirm = confirm
+        self.now = now
+        self.topic = settings.alert_topic_arn
+        self.store = JobIncidentStore(rt.sessions.client("dynamodb"), settings.incident_table_name)
+        self.outcome = NotifyOutcome(published=[], failures=[])
+        self.retry: set[str] = set()
+        self.counted: dict[str, int] = {}
+
+    @property
+    def remind_after(self) -> timedelta | None:
+        minutes = self.settings.remind_after_minutes
+        return timedelta(minutes=minutes) if minutes else None
+
+    def group(self, group: JobGroup, context: HintContext) -> None:
+        try:
+            self.counted[group.pk] = self.store.count(group, self.now)
+            self.store.note_newest(group)
+            event, before, after = self.store.open_or_remind(group, self.now, self.remind_after)
+        except StateUnavailable as exc:
+            self._lost(group.message_ids, str(exc))
+            return
+        if event is None:
+            return
+        kind = Event.FAIL if event == "FAIL" else Event.REMINDER
+        confirmation = self._confirmation(group) if kind is Event.FAIL else ""
+        message = incident_message(kind, group, after, context, self.now, confirmation=confirmation)
+        if not publish_notification(self.rt.sessions, self.topic, message, self.outcome):
+            try:
+                self.store.revert(before, after)
+            except StateUnavailable as exc:
+                self.outcome.failures.append(str(exc))
+            self.retry |= group.message_ids
+
+    def _confirmation(self, group: JobGroup) -> str:
+        owner = OWNING_CHECK.get(group.reason.kind)
+        if owner is None or self.confirm is None:
+            return ""
+        try:
+            return self.confirm(group.target, owner)
+        except Exception as exc:  # a confirmation is extra: the incident goes out without it
+            logger.exception("confirmation failed")
+            return f"{owner} could not be run for {group.target}: {type(exc).__name__}: {exc}"
+
+    def resolve_succeeded(self, target: str, at: datetime, event: BatchEvent) -> None:
+        quiet = timedelta(minutes=self.settings.resolve_quiet_minutes)
+        d = event.detail
+        why = f"job {d.jobName or d.jobId} ({d.jobId}) succeeded at {at:%Y-%m-%dT%H:%M:%SZ}"
+        try:
+            keys = self.store.open_keys([target]).get(target, [])
+            for pk in keys:
+                ended = self.store.resolve(pk, at, quiet)
+                if ended is not None:
+                    message = resolved_message(ended, event.region, why, self.now)
+                    if message is not None:
+                        publish_notification(self.rt.sessions, self.topic, message, self.outcome)
+        except StateUnavailable as exc:
+            # Not retried: the next success, or the scheduled check, resolves it.
+            self.outcome.failures.append(str(exc))
+
+    def _lost(self, message_ids: set[str], problem: str) -> None:
+        logger.warning("events not counted; SQS delivers them again", extra={"error": problem})
+        self.outcome.failures.append(problem)
+        self.retry |= message_ids
+
+
+def emit_job_metrics(groups: Iterable[JobGroup], counted: dict[str, int], namespace: str) -> None:
+    """`JobFailures` / `JobsBlocked` by Target and ReasonClass: the events counted now."""
+    for group in groups:
+        value = counted.get(group.pk, 0)
+        if not value:
+            continue
+        name = JOBS_BLOCKED if group.check == RUNNABLE_BACKLOG_CHECK else JOB_FAILURES
+        dims = {"Target": group.target, "ReasonClass": group.reason.kind.name}
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=value,
+            namespace=namespace,
+            default_dimensions=dims,
+        ):
+            pass
+
+
+def home_account(context: Any) -> str:
+    """The function's own account, from its ARN (arn:aws:lambda:region:account:function:x)."""
+    return arn_account(str(getattr(context, "invoked_function_arn", "") or ""))
+
+
+def handle(
+    event: Any,
+    context: Any,
+    settings: BatchEventSettings,
+    *,
+    rt: Runtime,
+    confirm: Confirmer | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """One SQS batch; returns the partial batch response (`batchItemFailures`)."""
+    received, bad = read_messages(event)
+    config: SuiteConfig = load_targets(settings, rt)
+    router = TargetRouter(config.targets, settings.region or "", home_account(context))
+    batch = Sorted()
+    for item in received:
+        target = router.route(item.event)
+        if target is None:
+            batch.ignored += 1
+        else:
+            batch.add(item, target)
+    run = EventRun(settings, rt, confirm, now or utc_now())
+    for pk, group in batch.groups.items():
+        run.group(group, batch.contexts[pk])
+    for name, (at, success) in batch.successes.items():
+        run.resolve_succeeded(name, at, success)
+    smoke: list[SmokeOutcome] = [
+        smoke_outcome(item.message_id, item.event, target, settings, rt)
+        for item, target in batch.smoke
+    ]
+    retry = run.retry | set(bad) | {o.message_id for o in smoke if o.retry}
+    emit_job_metrics(
+        [g for g in batch.groups.values() if not g.message_ids & retry],
+        run.counted,
+        settings.metrics_namespace,
+    )
+    logger.info(
+        "events handled",
+        extra={
+            "received": len(received) + len(bad),
+            "unreadable": len(bad),
+            "not_monitored": batch.ignored,
+            "groups": {pk: run.counted.get(pk, 0) for pk in batch.groups},
+            "published": run.outcome.published,
+            "failures": run.outcome.failures,
+            "retry": len(retry),
+        },
+    )
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in sorted(retry)]}
+
+
+def monitor_confirmer(sessions: Any, function_name: str) -> Confirmer:
+    """Runs one check for one target in the monitor function (synchronously), so the
+    incident says what that check finds now. The monitor has the read permissions."""
+
+    def confirm(target: str, check: str) -> str:
+        client = sessions.client("lambda")
+        payload = {"targets": [target], "checks": [check], "notify": False}
+        try:
+            response = client.invoke(FunctionName=function_name, Payload=json.dumps(payload))
+            body = json.loads(response["Payload"].read() or b"{}")
+        except (*AWS_ERRORS, ValueError) as exc:
+            summary = classify(exc).summary if not isinstance(exc, ValueError) else str(exc)
+            return f"{check} could not be run: {summary}"
+        if response.get("FunctionError"):
+            return f"{check} could not be run: {body.get('errorMessage', 'function error')}"
+        return describe_confirmation(body, check)
+
+    return confirm
+
+
+def describe_confirmation(report: dict[str, Any], check: str) -> str:
+    """The check's verdict in the monitor's JSON report, on one line."""
+    reports = report.get("reports") or [report]
+    for result in reports[0].get("checks", []) if reports else []:
+        if result.get("name") == check:
+            status = result.get("status", "?")
+            detail = result.get("detail", "")
+            if status == "OK":
+                return f"{check} passes now: {detail} (the cause is gone or comes and goes)"
+            return f"{check} {status}: {detail}"
+    return f"{check} did not run ({report.get('reason') or 'no result in the report'})"
