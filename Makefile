@@ -73,8 +73,10 @@ invoke-demo: $(STAMP)  ## the monitor Lambda handler, in-process, against the em
 alarms: $(STAMP)  ## regenerate template.yaml's per-check alarms and dashboard from the registry
 	$(BIN)/python scripts/generate_check_alarms.py
 
-bench: $(STAMP)  ## wall time vs. the longest chain of AWS calls, N = 1, 5, 20 targets (ARGS=--help)
+bench: $(STAMP)  ## chain, quotas, time to detect, monthly cost (ARGS=--help: bench/run.py's options)
 	$(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python bench/detect.py
+	$(BIN)/python bench/cost.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .bench

@@ -6,7 +6,7 @@ passes HTTP/1.1 messages through with as little parsing as it can (request line,
 up to the blank line, a Content-Length or chunked body), so its own CPU time per request
 stays far below the emulator's. `GET /__proxy__/stats` answers at once with the number of
 requests forwarded so far, and with `--quotas` the requests throttled per API and how long
-until every quota's bucket is full again.
+until every quota's bucket is full again; `GET /__proxy__/latency/MS` sets the latency.
 
 With `--quotas` it also enforces AWS's request-rate quotas (quotas.py): a request over its
 API's quota is answered, after the latency, with that service's own throttling error, as
@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import quotas
 
 STATS_PATH = b"/__proxy__/stats"
+LATENCY_PATH = b"/__proxy__/latency/"  # + milliseconds: the latency from now on
 
 
 class _Closed(Exception):
@@ -153,7 +154,11 @@ class LatencyProxy:
 
     def _answer(self, head: bytes, body: bytes, upstream: _Upstream) -> bytes:
         """The response to one request: the stats, a throttle, or the emulator's answer."""
-        if head.split(b" ", 2)[1:2] == [STATS_PATH]:
+        path = head.split(b" ", 2)[1]
+        if path == STATS_PATH:
+            return _response(200, {"Content-Type": "application/json"}, self._stats())
+        if path.startswith(LATENCY_PATH):
+            self.latency_s = float(path[len(LATENCY_PATH) :]) / 1000
             return _response(200, {"Content-Type": "application/json"}, self._stats())
         time.sleep(self.latency_s)
         throttled = self._throttled(head, body)
@@ -251,6 +256,11 @@ def start_moto() -> tuple[object, str]:
 def stats(proxy_url: str) -> dict[str, object]:
     with urllib.request.urlopen(f"{proxy_url}{STATS_PATH.decode()}", timeout=10) as resp:
         return dict(json.load(resp))
+
+
+def set_latency(proxy_url: str, latency_ms: float) -> None:
+    with urllib.request.urlopen(f"{proxy_url}{LATENCY_PATH.decode()}{latency_ms:g}", timeout=10):
+        pass
 
 
 def forwarded_count(proxy_url: str) -> int:

@@ -70,16 +70,22 @@ class Emulator:
     def stats(self) -> dict[str, Any]:
         return latency_proxy.stats(self.proxy_url)
 
+    def set_latency(self, latency_ms: float) -> None:
+        latency_proxy.set_latency(self.proxy_url, latency_ms)
+
     def close(self) -> None:
         self._proxy.close()
         self._moto.close()
 
 
-def build_targets(w: WorldBuilder, count: int, workdir: Path, distinct_roles: bool) -> list[dict]:
-    """`count` healthy targets, as demo's healthy scenario, each under its own suffix."""
+def build_targets(
+    w: WorldBuilder, count: int, workdir: Path, distinct_roles: bool, start: int = 0
+) -> list[dict]:
+    """Healthy targets `start` .. `count` - 1, as demo's healthy scenario, each under its own
+    suffix (`start` > 0: more of a world already built from 0)."""
     targets = []
-    shared_jobdef: dict[str, Any] | None = None
-    for i in range(count):
+    shared_jobdef = None if start == 0 or distinct_roles else _described(w, f"{JOBDEF}-00")
+    for i in range(start, count):
         suffix = f"-{i:02d}"
         log_group = f"{LOG_GROUP}{suffix}"
         w.queue_with_ce(suffix=suffix)
@@ -111,6 +117,11 @@ def build_targets(w: WorldBuilder, count: int, workdir: Path, distinct_roles: bo
     return targets
 
 
+def _described(w: WorldBuilder, name: str) -> dict[str, Any]:
+    batch = w.client("batch")
+    return batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"][0]
+
+
 def _share_roles(w: WorldBuilder, suffix: str) -> dict[str, Any]:
     """Let the first target's execution role write to every target's log group."""
     w.client("iam").put_role_policy(
@@ -118,10 +129,7 @@ def _share_roles(w: WorldBuilder, suffix: str) -> dict[str, Any]:
         PolicyName=f"{EXEC_ROLE}{suffix}-inline",
         PolicyDocument=json.dumps(w.execution_policy(f"{LOG_GROUP}-*")),
     )
-    batch = w.client("batch")
-    return batch.describe_job_definitions(jobDefinitionName=f"{JOBDEF}{suffix}")["jobDefinitions"][
-        0
-    ]
+    return _described(w, f"{JOBDEF}{suffix}")
 
 
 def _register_like(w: WorldBuilder, jd: dict[str, Any], name: str, log_group: str) -> None:

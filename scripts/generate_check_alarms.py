@@ -5,8 +5,15 @@
 
 One alarm per registered check on `CheckFailed >= 1` for any target (a Metrics Insights
 query grouped by Target, so targets added to TARGETS_PARAMETER are covered without a
-redeploy); its description is the check's `verifies` plus a first step. The dashboard's
-first row shows those alarms' states.
+redeploy); its description is the check's `verifies` plus a first step. A check sends
+CheckFailed only while it fails (and 0 once when it recovers), so missing data is OK and,
+with nothing sent, the query analyzes no metric (what such an alarm is billed for). Its
+period is the schedule's that runs the check (the suite's CheckSchedule, through the
+template's Every* conditions; the smoke run's hour), and it looks back two periods, so a
+run that lands a little late in the next period does not let the alarm blink OK.
+
+The dashboard (parameter Dashboard, off by default: CloudWatch bills a dashboard beyond
+the account's first three) shows those alarms' states first.
 """
 
 from __future__ import annotations
@@ -24,6 +31,24 @@ from batch_health.text import clip
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 BEGIN = "  # BEGIN GENERATED: per-check alarms and dashboard (scripts/generate_check_alarms.py)\n"
 END = "  # END GENERATED\n"
+# The template's conditions on CheckSchedule, and the period in seconds each one means;
+# the heartbeat alarm uses the same chain (CloudFormation cannot compute it from the
+# expression, so each allowed value is named).
+SCHEDULE_PERIODS = (
+    ("Every1Minute", 60),
+    ("Every2Minutes", 120),
+    ("Every5Minutes", 300),
+    ("Every10Minutes", 600),
+    ("Every15Minutes", 900),
+    ("Every30Minutes", 1800),
+)
+OTHERWISE_PERIOD = 3600  # rate(1 hour), the last allowed value
+# Checks the suite never runs (it SKIPs them): the Smoke schedule (rate(1 hour) by
+# default) runs them, so their alarms' period is an hour.
+SMOKE_CHECKS = ("SMOKE_SUBMIT_CHECK",)
+SMOKE_PERIOD = 3600
+EVALUATION_PERIODS = 2
+DASHBOARD_CONDITION = "DashboardEnabled"
 STATIC_ALARMS = (
     "HeartbeatAlarm",
     "MonitorErrorsAlarm",
@@ -78,6 +103,24 @@ def _yaml_str(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def schedule_period(indent: int) -> str:
+    """The !If chain of the check schedule's period, as block YAML (a mapping value)."""
+    lines = ["!If"]
+    pad = indent
+    for i, (condition, seconds) in enumerate(SCHEDULE_PERIODS):
+        last = i == len(SCHEDULE_PERIODS) - 1
+        lines += [f"{' ' * pad}- {condition}", f"{' ' * pad}- {seconds}"]
+        lines.append(f"{' ' * pad}- {OTHERWISE_PERIOD if last else '!If'}")
+        pad += 2
+    return "\n".join(lines)
+
+
+def render_period(check: Check, indent: int) -> str:
+    if check.name in SMOKE_CHECKS:
+        return f"{SMOKE_PERIOD}  # the Smoke schedule's rate(1 hour)"
+    return schedule_period(indent)
+
+
 def render_alarm(check: Check) -> str:
     return f"""  {logical_id(check.name)}:
     Type: AWS::CloudWatch::Alarm
@@ -88,14 +131,15 @@ def render_alarm(check: Check) -> str:
         - Id: failed
           Label: {check.name} failed, per target
           Expression: !Sub {_yaml_str(check_query(check.name))}
-          Period: 60
+          Period: {render_period(check, 12)}
           ReturnData: true
       ComparisonOperator: GreaterThanOrEqualToThreshold
       Threshold: 1
-      EvaluationPeriods: 1
+      # A failing check sends 1 every run: one breaching period of the last two keeps the
+      # alarm in ALARM; the recovery's 0, then no data (OK), end it.
+      EvaluationPeriods: {EVALUATION_PERIODS}
       DatapointsToAlarm: 1
-      # Between runs there is no data: keep the last run's verdict.
-      TreatMissingData: ignore
+      TreatMissingData: notBreaching
       AlarmActions: [!Ref AlertTopic]
       OKActions: [!Ref AlertTopic]
 """
@@ -107,7 +151,10 @@ def metrics_insights_widgets(
     """One metric widget per Metrics Insights query, side by side in one row.
 
     A widget is one GetMetricData request, and CloudWatch runs at most one Metrics Insights
-    query per request, so each query gets a widget of its own.
+    query per request, so each query gets a widget of its own. The query is hidden and
+    drawn through FILL(q1, 0): a healthy check sends nothing, so the periods between its
+    datapoints show 0 instead of a gap (metric math takes a query's time series as input;
+    a series with no datapoint in the query's window is not returned at all).
     """
     width = 24 // len(queries)
     return [
@@ -126,10 +173,13 @@ def metrics_insights_widgets(
                     [
                         {
                             "id": "q1",
-                            "expression": f"SELECT {aggregate} FROM {namespace} GROUP BY {by}",
+                            "expression": f"SELECT {aggregate} FROM {namespace}"
+                            + (f" GROUP BY {by}" if by else ""),
                             "period": 300,
+                            "visible": False,
                         }
-                    ]
+                    ],
+                    [{"id": "filled", "expression": "FILL(q1, 0)", "period": 300}],
                 ],
             },
         }
@@ -163,7 +213,7 @@ def dashboard_body(registry: Sequence[Check]) -> dict:
                 namespace,
                 [
                     ("CheckFailed by check and target", "MAX(CheckFailed)", '"Check", "Target"'),
-                    ("Suite runs per target", "SUM(SuiteRun)", '"Target"'),
+                    ("Suite runs (all targets)", "SUM(SuiteRun)", ""),
                     ("Failed checks per target", "MAX(FailedChecks)", '"Target"'),
                 ],
                 y=5,
@@ -219,6 +269,7 @@ def render_dashboard(registry: Sequence[Check]) -> str:
     indented = "\n".join(f"        {line}" for line in body.splitlines())
     return f"""  HealthDashboard:
     Type: AWS::CloudWatch::Dashboard
+    Condition: {DASHBOARD_CONDITION}
     Properties:
       DashboardName: !Sub ${{AWS::StackName}}-health
       DashboardBody: !Sub |

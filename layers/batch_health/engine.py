@@ -50,7 +50,7 @@ MIN_START_S = 0.5
 URGENT, AT_START = 0, 1
 Priority = tuple[int, int, int, int]  # (class, wave, -weight, position in the registry)
 # Threads beyond the work slots, per target, for tasks waiting for shared data or for AWS.
-WAITING_THREADS_PER_TARGET = 3
+WAITING_THREADS_PER_TARGET = 2
 MAX_THREADS = 256
 # Targets per wave: enough that a few dozen start every chain at once, few enough that,
 # paced by the quotas, every API always has calls of some wave waiting for it.
@@ -229,7 +229,7 @@ class SuiteRun:
         if self.out_of_time():
             self.done.put((run, need, None))  # its checks are skipped or fetch for themselves
         else:
-            priority = (URGENT, run.wave, *self.need_priority[need])
+            priority: Priority = (URGENT, run.wave, *self.need_priority[need])
             self.scheduler.submit(priority, lambda: self.prefetch(run, need))
 
     def check_task(self, run: _TargetRun, check: Check, ctx: CheckContext) -> None:
@@ -269,7 +269,12 @@ class SuiteRun:
             return False  # started when its data is in
         else:
             ctx = CheckContext(run.target, run.view, self.options, self.deadline, dict(run.results))
-            priority = (task_class, run.wave, -self.weights[check.name], self.position[check.name])
+            priority: Priority = (
+                task_class,
+                run.wave,
+                -self.weights[check.name],
+                self.position[check.name],
+            )
             self.scheduler.submit(priority, lambda: self.check_task(run, check, ctx))
             self.running += 1
         return True
@@ -281,7 +286,7 @@ class SuiteRun:
             for need, key in self.need_priority.items():
                 for run in self.runs:
                     run.prefetched[need] = False
-                    priority = (AT_START, run.wave, *key)
+                    priority: Priority = (AT_START, run.wave, *key)
                     self.scheduler.submit(priority, partial(self.prefetch, run, need))
             self.start_ready(AT_START, self.runs)
             while self.running or any(run.pending for run in self.runs):

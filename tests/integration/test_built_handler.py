@@ -130,8 +130,9 @@ def test_built_handler_runs_the_suite_and_emits_metrics(build_dir, runtime_dir, 
     assert {n for n, v in emitted.items() if v == [1.0]} == {
         n for n, s in statuses.items() if s == "FAIL"
     }
+    # One heartbeat per run, whatever the targets: on the run's metrics (dimension service).
     suite_runs = [x for x in emf if "SuiteRun" in x]
-    assert [(x["Target"], x["SuiteRun"]) for x in suite_runs] == [("academy-video", [1.0])]
+    assert [(x["service"], x["SuiteRun"]) for x in suite_runs] == [("batch-health", [1.0])]
 
 
 def test_built_handler_rejects_the_invalid_event(build_dir, runtime_dir, seed_endpoint):

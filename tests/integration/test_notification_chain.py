@@ -32,7 +32,11 @@ from batch_health.runtime.monitor import Runtime, handle
 from batch_health.runtime.observability import logger, metrics
 from batch_health.runtime.settings import MonitorSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # A Slack post that went out counts nothing: Powertools warns about the empty flush.
+    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+]
 
 APP = Path(__file__).resolve().parents[2] / "functions" / "slack_notifier" / "app.py"
 TABLE = "batch-health-incidents"
@@ -336,7 +340,7 @@ def test_a_slack_failure_is_counted_and_the_retry_delivers_it(
     if fault == "connection refused":
         set_webhook(chain.stack, slack.url)
     assert chain.notifier.lambda_handler(event, lambda_context("slack-notifier")) == {"posted": 1}
-    assert emf_values(capsys.readouterr().out, "NotificationFailed") == [0.0]
+    assert emf_values(capsys.readouterr().out, "NotificationFailed") == []  # only failures count
     assert header(slack.messages[-1]) == ":red_circle: FAIL: LOG_GROUP_CHECK on academy-video"
 
 

@@ -27,6 +27,16 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events" / "batch"
 APP = ROOT / "functions" / "batch_events" / "app.py"
 EPOCH_MS = 1_795_000_000_000  # 2026-11-18
+# Reasons as AWS writes them (each is in tests/data/reason_corpus.json with its source).
+LOG_GROUP_MISSING = (
+    "ResourceInitializationError: failed to validate logger args: create stream has been "
+    "retried 1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The "
+    "specified log group does not exist. : exit status 1"
+)
+JOB_TOO_LARGE = (
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU)"
+    " is higher than that can be met by the CE(s) attached to the job queue."
+)
 
 
 def documented(name: str) -> dict[str, Any]:

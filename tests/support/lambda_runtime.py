@@ -391,6 +391,36 @@ class FunctionProcess:
         self.init_duration_s: float | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def deployed(
+        cls,
+        stack: Any,
+        logical: str,
+        *,
+        build_dir: Path,
+        runtime_dir: Path,
+        endpoint: str,
+        log_dir: Path,
+    ) -> FunctionProcess:
+        """`sam build`'s artifact of the stack's function `logical`, configured as the stack
+        deploys it (handler, environment, memory, timeout, tracing), AWS at `endpoint`."""
+        props = stack.properties(logical)
+        return cls(
+            task_root=build_dir / logical,
+            layers=[build_dir / "BatchHealthLayer"],
+            runtime_dir=runtime_dir,
+            handler=props["Handler"],
+            function_name=stack.physical_name(logical),
+            environment={**props["Environment"]["Variables"], "AWS_ENDPOINT_URL": endpoint},
+            memory_mb=props["MemorySize"],
+            timeout_s=props["Timeout"],
+            tracing=props.get("TracingConfig", {}).get("Mode") == "Active",
+            runtime=props["Runtime"],
+            region=stack.region,
+            account=stack.account,
+            log_dir=log_dir,
+        )
+
     # --- the environment Lambda gives the function -------------------------------------
     def import_path(self) -> list[str]:
         """LAMBDA_TASK_ROOT, then each layer as /opt/python (and its lib/python3.X/

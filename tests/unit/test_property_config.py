@@ -356,13 +356,14 @@ def test_the_cli_runs_an_accepted_config_and_nothing_for_a_rejected_one(
 
 
 class Parameter:
-    """Powertools' SSMProvider as the monitor calls it: the parameter's JSON, parsed."""
+    """Powertools' SSMProvider as the monitor calls it: the parameter's value, the
+    document as JSON text (a JSON string is a document too, and not an object)."""
 
     def __init__(self, doc: Any) -> None:
         self.doc = doc
 
     def get(self, name: str, **_: Any) -> Any:
-        return self.doc
+        return json.dumps(self.doc)
 
 
 @settings(PROPERTY, max_examples=PARAMETER_EXAMPLES)
@@ -400,4 +401,4 @@ def test_a_targets_parameter_runs_or_is_rejected_and_nothing_is_sent(doc, record
     [config] = recorder.runs[before:]
     assert len(config.targets) == len(doc["targets"])
     assert recorder.notified == notified + 1
-    assert sum('"SuiteRun"' in x for x in emitted) == len(doc["targets"])
+    assert sum('"SuiteRun"' in x for x in emitted) == 1  # one heartbeat per run

@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 # How long a batched lookup waits for keys still being discovered (log groups named by job
-# definitions being described) before it fetches without them.
+# definitions being described) without any producer delivering, before it fetches without
+# them. Producers paced by a quota keep delivering, so their keys still go in one batch.
 PRODUCER_WAIT_S = 1.0
 
 
@@ -152,7 +153,7 @@ class BatchedLookup:
 
     Keys learnt during the run can join a batch too: `expect(producer)` up front announces
     that `producer` will name keys, `produced(producer, keys)` delivers them. Until every
-    expected producer has delivered (or PRODUCER_WAIT_S has passed) a `get` waits, so the
+    expected producer has delivered (or none has for PRODUCER_WAIT_S) a `get` waits, so the
     late keys are fetched in one call instead of one call each.
 
     `complete=False`: `fetch_many` may leave keys out of its answer when it could not tell;
@@ -206,8 +207,17 @@ class BatchedLookup:
                 self._register(keys)
             self._outstanding.discard(producer)
             release = not self._outstanding
+            if not release and self._timer is not None and not self._released:
+                self._timer.cancel()  # one delivered: wait PRODUCER_WAIT_S more for the rest
+                self._timer = self._start_timer()
         if release:
             self._stop_waiting()
+
+    def _start_timer(self) -> threading.Timer:
+        timer = threading.Timer(PRODUCER_WAIT_S, self._stop_waiting)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def _stop_waiting(self) -> None:
         with self._lock:
@@ -225,9 +235,7 @@ class BatchedLookup:
             if not self._outstanding or self._released:
                 return None
             if self._timer is None:
-                self._timer = threading.Timer(PRODUCER_WAIT_S, self._stop_waiting)
-                self._timer.daemon = True
-                self._timer.start()
+                self._timer = self._start_timer()
             return self._all_produced
 
     def get(self, key: Hashable) -> Any:

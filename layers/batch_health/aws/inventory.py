@@ -257,12 +257,6 @@ class TargetView:
             raise answer
         return list(answer)
 
-    def job_definition_roles(self) -> dict[str, dict[str, Any] | None]:
-        """The job definition's execution and job role ARNs -> role (None when missing)."""
-        jd = self.job_definition()
-        arns = jd.roles.values() if jd is not None else ()
-        return {arn: self.role(role_name_from_arn(arn)) for arn in arns}
-
     # Reads ahead for IAM_CHECK: each goes as soon as the job definition names its role.
     def execution_role(self) -> dict[str, Any] | None:
         return self._job_definition_role("execution role")

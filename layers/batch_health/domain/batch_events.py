@@ -87,8 +87,10 @@ class BatchEvent(BaseModel):
 
     @property
     def key(self) -> str:
-        """Unique per event, also across accounts (forwarded events keep their id)."""
-        return f"{self.account}:{self.id}"
+        """What a count counts once: the job, in what it announced (a job fails once; a
+        blocked job counts once however often its block is announced), unique across
+        accounts. A redelivered event has the same key."""
+        return f"{self.queue_account}:{self.detail.jobId}:{self.kind.value}"
 
     @property
     def queue_name(self) -> str:

@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.config import SuiteConfig, Target
 from batch_health.domain.arns import arn_account, resource_name
@@ -54,13 +52,12 @@ from batch_health.notify.job_incidents import JobIncidentStore
 from batch_health.notify.job_messages import incident_message, resolved_message
 from batch_health.notify.messages import Event
 from batch_health.runtime.event import InvalidEventError
+from batch_health.runtime.metrics import emit_job_metric
 from batch_health.runtime.monitor import Runtime, load_targets
 from batch_health.runtime.observability import logger
 from batch_health.runtime.settings import BatchEventSettings
 from batch_health.runtime.smoke_events import SmokeOutcome, smoke_outcome
 
-JOB_FAILURES = "JobFailures"
-JOBS_BLOCKED = "JobsBlocked"
 # (target name, check name) -> one line saying what the check found, run now.
 Confirmer = Callable[[str, str], str]
 
@@ -186,8 +183,10 @@ class EventRun:
 
     def group(self, group: JobGroup, context: HintContext) -> None:
         try:
-            self.counted[group.pk] = self.store.count(group, self.now)
+            # The newest failure first: a success being resolved meanwhile sees it, and
+            # does not end the incident these jobs belong to.
             self.store.note_newest(group)
+            self.counted[group.pk] = self.store.count(group, self.now)
             event, before, after = self.store.open_or_remind(group, self.now, self.remind_after)
         except StateUnavailable as exc:
             self._lost(group.message_ids, str(exc))
@@ -236,24 +235,6 @@ class EventRun:
         self.retry |= message_ids
 
 
-def emit_job_metrics(groups: Iterable[JobGroup], counted: dict[str, int], namespace: str) -> None:
-    """`JobFailures` / `JobsBlocked` by Target and ReasonClass: the events counted now."""
-    for group in groups:
-        value = counted.get(group.pk, 0)
-        if not value:
-            continue
-        name = JOBS_BLOCKED if group.check == RUNNABLE_BACKLOG_CHECK else JOB_FAILURES
-        dims = {"Target": group.target, "ReasonClass": group.reason.kind.name}
-        with single_metric(
-            name=name,
-            unit=MetricUnit.Count,
-            value=value,
-            namespace=namespace,
-            default_dimensions=dims,
-        ):
-            pass
-
-
 def home_account(context: Any) -> str:
     """The function's own account, from its ARN (arn:aws:lambda:region:account:function:x)."""
     return arn_account(str(getattr(context, "invoked_function_arn", "") or ""))
@@ -289,11 +270,15 @@ def handle(
         for item, target in batch.smoke
     ]
     retry = run.retry | set(bad) | {o.message_id for o in smoke if o.retry}
-    emit_job_metrics(
-        [g for g in batch.groups.values() if not g.message_ids & retry],
-        run.counted,
-        settings.metrics_namespace,
-    )
+    for group in batch.groups.values():
+        if not group.message_ids & retry:
+            emit_job_metric(
+                group.target,
+                group.reason.kind.name,
+                run.counted.get(group.pk, 0),
+                blocked=group.check == RUNNABLE_BACKLOG_CHECK,
+                namespace=settings.metrics_namespace,
+            )
     logger.info(
         "events handled",
         extra={

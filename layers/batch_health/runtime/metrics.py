@@ -1,89 +1,164 @@
-"""CloudWatch metrics for a suite run, as EMF lines on stdout (Powertools `single_metric`).
+"""CloudWatch metrics for a run, as EMF lines on stdout (Powertools).
 
-Per check: `CheckFailed` (1 FAIL, 0 OK/WARN, nothing on SKIP: a skipped check did not
-look, so it neither fails nor clears an alarm), dimensions Target and Check; and, only
-when asked (each custom metric costs money), `CheckDurationMs`. Per target: `SuiteRun`=1
-(the heartbeat) and `FailedChecks`. Per run: `NotificationFailed` on the shared `metrics`
-object, flushed by `log_metrics`.
+CloudWatch bills a custom metric for each hour in which it receives data, so a healthy
+deployment sends as little as it can:
 
-One `single_metric` per value: a flush holds one value per metric name, and each
-value here needs its own dimension set.
+- `CheckFailed` (dimensions Target, Check): 1 on every run the check FAILs, and 0 once,
+  on the first run it is OK or WARN again; nothing while it stays healthy. A SKIP did not
+  look: it sends nothing and is no recovery. Which checks failed last time comes from
+  metric_state; when that is unknown (no table, or it did not answer) every check that
+  looked sends its value, so a FAIL datapoint is never lost.
+- `FailedChecks` (Target): the target's failing checks, while there are any, and 0 once.
+- `SuiteRun` = 1 once per run, whatever the number of targets (the heartbeat), with the
+  dimension `service` only, as `NotificationFailed` has on the shared `metrics` object (the
+  count, only when a notification failed; flushed by `log_metrics`). SuiteRun is printed at
+  once: the heartbeat does not wait for the notifications.
+- `CheckDurationMs` per check and target, only with PUBLISH_DURATION_METRICS (each series
+  is a metric billed every hour).
+
+One `single_metric` per per-target value: a flush holds one value per metric name, and
+each of these needs its own dimension set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
+
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
-from batch_health.models import CheckResult, Status, SuiteReport
+from batch_health.models import CheckResult, Report, Status, SuiteReport
+from batch_health.runtime.metric_state import failing_after
+from batch_health.runtime.observability import SERVICE
 
 CHECK_FAILED = "CheckFailed"
 CHECK_DURATION = "CheckDurationMs"
 SUITE_RUN = "SuiteRun"
 FAILED_CHECKS = "FailedChecks"
 NOTIFICATION_FAILED = "NotificationFailed"
+JOB_FAILURES = "JobFailures"  # from Batch's events, per Target and ReasonClass
+JOBS_BLOCKED = "JobsBlocked"
 
 
 def emit_suite_metrics(
-    suite: SuiteReport, *, namespace: str, publish_durations: bool = False
+    suite: SuiteReport,
+    *,
+    namespace: str,
+    publish_durations: bool = False,
+    previous: Mapping[str, Set[str]] | None = None,
 ) -> int:
-    """Print the EMF lines for a run; returns how many metric values were emitted."""
+    """Print the EMF lines for a run's targets; returns how many values were emitted.
+
+    `previous`: each target's failing checks at its previous run (a target missing from
+    it had none); None when unknown, and then every check that looked sends its value.
+    """
     emitted = 0
     for report in suite.reports:
+        before = None if previous is None else previous.get(report.target, frozenset())
         for result in report.checks:
             emitted += emit_check_metrics(
-                report.target, result, namespace=namespace, publish_durations=publish_durations
+                report.target,
+                result,
+                namespace=namespace,
+                publish_durations=publish_durations,
+                was_failing=None if before is None else result.name in before,
             )
-        target = {"Target": report.target}
-        with single_metric(
-            name=SUITE_RUN,
-            unit=MetricUnit.Count,
-            value=1,
-            namespace=namespace,
-            default_dimensions=target,
-        ):
-            pass
-        with single_metric(
-            name=FAILED_CHECKS,
-            unit=MetricUnit.Count,
-            value=len(report.failed),
-            namespace=namespace,
-            default_dimensions=target,
-        ):
-            pass
-        emitted += 2
+        emitted += emit_failed_checks(report, before, namespace=namespace)
     return emitted
 
 
 def emit_check_metrics(
-    target: str, result: CheckResult, *, namespace: str, publish_durations: bool = False
+    target: str,
+    result: CheckResult,
+    *,
+    namespace: str,
+    publish_durations: bool = False,
+    was_failing: bool | None = None,
 ) -> int:
-    """One check's `CheckFailed` (and `CheckDurationMs`); returns how many values."""
+    """One check's `CheckFailed` (and `CheckDurationMs`); returns how many values.
+
+    `was_failing`: whether the check FAILed at its previous run; None when unknown (the
+    value is then sent whatever it is).
+    """
     if result.status is Status.SKIP:
         return 0
     dims = {"Target": target, "Check": result.name}
-    failed = 1 if result.status is Status.FAIL else 0
+    failed = result.status is Status.FAIL
+    emitted = 0
+    if failed or was_failing is not False:
+        with single_metric(
+            name=CHECK_FAILED,
+            unit=MetricUnit.Count,
+            value=1 if failed else 0,
+            namespace=namespace,
+            default_dimensions=dims,
+        ) as metric:
+            # Not a dimension (no cost): lets Logs Insights show why, next to the value.
+            metric.add_metadata("status", result.status.value)
+        emitted += 1
+    if publish_durations:
+        with single_metric(
+            name=CHECK_DURATION,
+            unit=MetricUnit.Milliseconds,
+            value=result.duration_ms,
+            namespace=namespace,
+            default_dimensions=dims,
+        ):
+            pass
+        emitted += 1
+    return emitted
+
+
+def emit_failed_checks(report: Report, before: Set[str] | None, *, namespace: str) -> int:
+    """The target's `FailedChecks`: while above 0, and 0 once; every run when `before`
+    (the previous run's failing checks) is unknown. Returns how many values (0 or 1)."""
+    if before is None:
+        value = len(report.failed)
+    else:
+        value = len(failing_after(report, before))
+        if value == 0 and not before:
+            return 0
     with single_metric(
-        name=CHECK_FAILED,
+        name=FAILED_CHECKS,
         unit=MetricUnit.Count,
-        value=failed,
+        value=value,
         namespace=namespace,
-        default_dimensions=dims,
-    ) as metric:
-        # Not a dimension (no cost): lets Logs Insights show why, next to the value.
-        metric.add_metadata("status", result.status.value)
-    if not publish_durations:
-        return 1
-    with single_metric(
-        name=CHECK_DURATION,
-        unit=MetricUnit.Milliseconds,
-        value=result.duration_ms,
-        namespace=namespace,
-        default_dimensions=dims,
+        default_dimensions={"Target": report.target},
     ):
         pass
-    return 2
+    return 1
+
+
+def emit_suite_run(namespace: str) -> None:
+    """The heartbeat: 1 per run, whatever the number of targets (dimension `service`)."""
+    with single_metric(
+        name=SUITE_RUN,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=namespace,
+        default_dimensions={"service": SERVICE},
+    ):
+        pass
 
 
 def record_notification_failures(metrics: Metrics, count: int) -> None:
-    """One value per run that notified (0 when every message went out)."""
-    metrics.add_metric(name=NOTIFICATION_FAILED, unit=MetricUnit.Count, value=count)
+    """The failed notifications of a run; nothing when every message went out."""
+    if count > 0:
+        metrics.add_metric(name=NOTIFICATION_FAILED, unit=MetricUnit.Count, value=count)
+
+
+def emit_job_metric(
+    target: str, reason_class: str, jobs: int, *, blocked: bool, namespace: str
+) -> int:
+    """`JobFailures` (or `JobsBlocked`) of one reason class: the jobs counted now; nothing
+    when none was (a repeated delivery). Returns how many values (0 or 1)."""
+    if not jobs:
+        return 0
+    with single_metric(
+        name=JOBS_BLOCKED if blocked else JOB_FAILURES,
+        unit=MetricUnit.Count,
+        value=jobs,
+        namespace=namespace,
+        default_dimensions={"Target": target, "ReasonClass": reason_class},
+    ):
+        pass
+    return 1

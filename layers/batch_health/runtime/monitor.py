@@ -29,7 +29,12 @@ from batch_health.limits import LAMBDA_RESPONSE_MAX_BYTES, LOGGED_DETAIL_MAX_CHA
 from batch_health.models import SuiteReport, utc_now
 from batch_health.runtime.event import InvalidEventError, MonitorEvent, parse_event
 from batch_health.runtime.lease import LeaseOutcome, LeaseState, RunLease, lease_name
-from batch_health.runtime.metrics import emit_suite_metrics, record_notification_failures
+from batch_health.runtime.metric_state import MetricState
+from batch_health.runtime.metrics import (
+    emit_suite_metrics,
+    emit_suite_run,
+    record_notification_failures,
+)
 from batch_health.runtime.observability import logger, metrics, tracer
 from batch_health.runtime.settings import MonitorSettings
 from batch_health.text import clip
@@ -136,16 +141,9 @@ def send_notifications(
     suite: SuiteReport, settings: MonitorSettings, sessions: AwsSessions
 ) -> list[str]:
     """SNS (and, through it, Slack) for the critical checks, once per incident."""
-    from batch_health.notify.incidents import NotifyConfig, process_incidents
+    from batch_health.notify.incidents import process_incidents
 
-    config = NotifyConfig(
-        topic_arn=settings.alert_topic_arn,
-        table_name=settings.incident_table_name,
-        critical_checks=settings.critical_checks,
-        failure_threshold=settings.failure_threshold,
-        remind_after_minutes=settings.remind_after_minutes,
-    )
-    outcome = process_incidents(suite, config, sessions)
+    outcome = process_incidents(suite, settings.notify_config(), sessions)
     if settings.incident_table_name and settings.alert_topic_arn:
         # Incidents from Batch's events end when their scheduled check passes.
         from batch_health.notify.job_incidents import JobIncidentStore
@@ -267,11 +265,18 @@ def run_and_report(
     log_results(suite, parsed)
     tracer.put_annotation("overall", suite.overall.value)
     metrics.namespace = settings.metrics_namespace
+    emit_suite_run(settings.metrics_namespace)
+    # A healthy check sends nothing: which checks failed last run decides what is sent.
+    state = MetricState.load(
+        settings.incident_table_name, rt.sessions, [r.target for r in suite.reports]
+    )
     emit_suite_metrics(
         suite,
         namespace=settings.metrics_namespace,
         publish_durations=settings.publish_duration_metrics,
+        previous=state.previous,
     )
+    state.save(suite)
     if parsed.request.notify and settings.alert_topic_arn:
         record_notification_failures(metrics, notify(suite, settings, rt.sessions, notifier))
     elif parsed.request.notify:

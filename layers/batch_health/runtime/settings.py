@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -23,6 +23,9 @@ from batch_health.environment import (
     SettingsError,
 )
 from batch_health.validation import problems
+
+if TYPE_CHECKING:
+    from batch_health.notify.incidents import NotifyConfig
 
 TOPIC_ARN_RE = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$"
 SSM_NAME_RE = r"^/?[A-Za-z0-9_.\-/]{1,1011}$"
@@ -136,6 +139,18 @@ class MonitorSettings(EnvModel):
             config_parameter_path=self.config_parameter_path,
             smoke_job_queue=self.job_queue,
             smoke_job_definition=self.job_definition,
+        )
+
+    def notify_config(self) -> NotifyConfig:
+        """How incidents are notified: the topic, the table, the critical checks."""
+        from batch_health.notify.incidents import NotifyConfig  # only runs that notify
+
+        return NotifyConfig(
+            topic_arn=self.alert_topic_arn,
+            table_name=self.incident_table_name,
+            critical_checks=self.critical_checks,
+            failure_threshold=self.failure_threshold,
+            remind_after_minutes=self.remind_after_minutes,
         )
 
     def single_target(self) -> Target:

@@ -115,6 +115,5 @@ def handle(
         record_notification_failures(metrics, 1)
         logger.error("Slack notification failed", extra={"error": str(exc)})
         raise
-    record_notification_failures(metrics, 0)
     logger.info("posted to Slack", extra={"messages": posted})
     return {"posted": posted}

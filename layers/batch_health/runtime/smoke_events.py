@@ -10,14 +10,15 @@ result: its CheckFailed metric, and its incident when SMOKE_SUBMIT_CHECK is crit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from batch_health.config import Target
 from batch_health.domain.batch_events import BatchEvent, EventKind
 from batch_health.domain.reason_hints import reason_hint
 from batch_health.models import CheckResult, Report, Status, SuiteReport, utc_now
-from batch_health.notify.incidents import NotifyConfig, process_incidents
+from batch_health.notify.incidents import process_incidents
 from batch_health.notify.messages import format_duration
+from batch_health.runtime.metric_state import MetricState, MetricStateUnavailable
 from batch_health.runtime.metrics import emit_check_metrics
 from batch_health.runtime.monitor import Runtime
 from batch_health.runtime.observability import logger
@@ -64,6 +65,32 @@ def smoke_result(event: BatchEvent, target: Target) -> CheckResult | None:
     return CheckResult(SMOKE_CHECK, Status.FAIL, detail, hints, data=facts)
 
 
+def follow_metric_state(
+    target: str, result: CheckResult, settings: BatchEventSettings, rt: Runtime, now: datetime
+) -> None:
+    """The check's `CheckFailed` as the monitor sends it (while failing, and once on
+    recovery), with the target's failing-checks state kept where the monitor keeps it."""
+    state = MetricState.load(settings.incident_table_name, rt.sessions, [target])
+    previous = None if state.previous is None else state.previous.get(target, frozenset())
+    was_failing = None if previous is None else SMOKE_CHECK in previous
+    emit_check_metrics(
+        target, result, namespace=settings.metrics_namespace, was_failing=was_failing
+    )
+    if state.store is None or was_failing is None:
+        return
+    failing = result.status is Status.FAIL
+    if failing == was_failing:
+        return
+    changed = {SMOKE_CHECK}
+    try:
+        if failing:
+            state.store.change(target, add=changed, now=now)
+        else:
+            state.store.change(target, remove=changed, now=now)
+    except MetricStateUnavailable as exc:
+        logger.warning("metric state not saved", extra={"target": target, "error": str(exc)})
+
+
 def smoke_outcome(
     message_id: str, event: BatchEvent, target: Target, settings: BatchEventSettings, rt: Runtime
 ) -> SmokeOutcome:
@@ -71,17 +98,10 @@ def smoke_outcome(
     result = smoke_result(event, target)
     if result is None:
         return SmokeOutcome(message_id, target.name, None)
-    emit_check_metrics(target.name, result, namespace=settings.metrics_namespace)
     now = utc_now()
+    follow_metric_state(target.name, result, settings, rt, now)
     suite = SuiteReport([Report(target.name, event.region, [result], [], now, now)], now, now)
-    config = NotifyConfig(
-        topic_arn=settings.alert_topic_arn,
-        table_name=settings.incident_table_name,
-        critical_checks=settings.critical_checks,
-        failure_threshold=settings.failure_threshold,
-        remind_after_minutes=settings.remind_after_minutes,
-    )
-    outcome = process_incidents(suite, config, rt.sessions, now=now)
+    outcome = process_incidents(suite, settings.notify_config(), rt.sessions, now=now)
     logger.info(
         "smoke result from event",
         extra={

@@ -102,3 +102,69 @@ def test_a_check_waiting_for_shared_data_gives_its_work_slot_to_others():
     assert [c.status for c in suite.reports[0].checks] == [Status.OK] * 3
     # Two work slots, both taken; OTHER ran while WAITING waited, not after.
     assert seen["other_started"] < seen["fetched"]
+
+
+def test_a_lookup_keeps_waiting_while_its_producers_keep_delivering(monkeypatch):
+    # Producers paced by a quota deliver one by one, for longer than PRODUCER_WAIT_S in
+    # all: each delivery restarts the wait, so their keys still go in one batch.
+    monkeypatch.setattr(concurrency, "PRODUCER_WAIT_S", 0.3)
+    lookup, batches = recording_lookup()
+    names = [f"/g{i}" for i in range(6)]
+    for name in names:
+        lookup.expect(name)
+
+    def produce() -> None:
+        for name in names:
+            time.sleep(0.1)
+            lookup.produced(name, [name])
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    assert lookup.get("/g0") == "/G0"
+    producer.join()
+    assert batches == [sorted(names)]
+
+
+# --- fan_out ---------------------------------------------------------------------------------
+def test_fan_out_makes_the_calls_side_by_side_and_keeps_their_order():
+    barrier = threading.Barrier(3, timeout=5)  # each call waits for the other two
+
+    def call(n: int) -> int:
+        barrier.wait()
+        return n * 10
+
+    assert concurrency.fan_out([lambda n=n: call(n) for n in range(3)]) == [0, 10, 20]
+    assert concurrency.fan_out([]) == []
+    assert concurrency.fan_out([lambda: "alone"]) == ["alone"]
+
+
+def test_fan_out_raises_the_first_error_in_call_order_once_all_are_done():
+    finished: list[str] = []
+
+    def slow_failure() -> None:
+        time.sleep(0.05)
+        finished.append("slow")
+        raise KeyError("first")
+
+    def quick_failure() -> None:
+        finished.append("quick")
+        raise ValueError("second")
+
+    try:
+        concurrency.fan_out([slow_failure, quick_failure])
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("the first call's error was not raised")
+    assert sorted(finished) == ["quick", "slow"]
+
+
+def test_slot_released_gives_the_slot_up_once_however_deeply_nested():
+    slots = threading.Semaphore(1)
+    with slots, concurrency.in_work_slot(slots):
+        # The inner one finds the slot already given up: it is not released twice.
+        with concurrency.slot_released(), concurrency.slot_released():
+            assert slots.acquire(blocking=False)
+            assert not slots.acquire(blocking=False)
+            slots.release()
+        assert not slots.acquire(blocking=False)  # taken back by the outer one

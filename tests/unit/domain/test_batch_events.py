@@ -20,7 +20,7 @@ def test_the_documented_job_state_change_example_is_read_as_aws_wrote_it():
     assert event.queue_name == "PexjEHappyPathCanary2JobQueue"
     assert event.queue_account == "123456789012"
     assert event.job_definition_name == "first-run-job-definition"
-    assert event.key == "123456789012:c8f9c4b5-76e5-d76a-f980-7011e206042b"
+    assert event.key == "123456789012:4c7599ae-0a82-49aa-ba5a-4727fcce14a8:OTHER"
     assert not event.is_smoke
     assert event.log_stream() == ""  # the job has not run
 
@@ -90,3 +90,11 @@ def test_aws_may_add_fields():
     body["new-envelope-field"] = 1
     body["detail"]["newDetailField"] = {"x": 1}
     assert parse_batch_event(body).kind is EventKind.FAILED
+
+
+def test_a_job_counts_once_whichever_event_announced_it():
+    first = documented("job-queue-blocked")
+    again = {**first, "id": "another-event-id", "time": "2022-01-11T23:41:40Z"}
+    assert parse_batch_event(first).key == parse_batch_event(again).key
+    failed_later = documented("job-failed")
+    assert parse_batch_event(failed_later).key != parse_batch_event(first).key

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from support.batch_events import (
     EPOCH_MS,
+    JOB_TOO_LARGE,
+    LOG_GROUP_MISSING,
     Resources,
     blocked,
     context,
@@ -35,11 +37,6 @@ from batch_health.runtime.settings import BatchEventSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
-LOG_GROUP_MISSING = (
-    "ResourceInitializationError: failed to validate logger args: create stream has been "
-    "retried 1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The "
-    "specified log group does not exist. : exit status 1"
-)
 OOM = "OutOfMemoryError: Container killed due to memory usage"
 T0 = datetime.fromtimestamp(EPOCH_MS / 1000, UTC)
 
@@ -222,14 +219,8 @@ def test_a_passing_scheduled_check_resolves(fn):
     assert "LOG_GROUP_CHECK passed in the scheduled run" in document_of(resolved)["detail"]
 
 
-BLOCKED = (
-    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU)"
-    " is higher than that can be met by the CE(s) attached to the job queue."
-)
-
-
 def test_a_blocked_queue_is_its_own_incident_confirmed_by_ce_check(fn):
-    fn.run([blocked(1, queue=QUEUE, region=REGION, reason=BLOCKED)])
+    fn.run([blocked(1, queue=QUEUE, region=REGION, reason=JOB_TOO_LARGE)])
     [envelope] = fn.res.messages()
     doc = document_of(envelope)
     assert (doc["check"], doc["reason_class"]) == (
@@ -242,7 +233,14 @@ def test_a_blocked_queue_is_its_own_incident_confirmed_by_ce_check(fn):
 
 
 def test_job_failures_are_metrics_by_target_and_reason_class(fn, capsys):
-    fn.run([fail(1), fail(2), fail(3, OOM), blocked(4, queue=QUEUE, region=REGION, reason=BLOCKED)])
+    fn.run(
+        [
+            fail(1),
+            fail(2),
+            fail(3, OOM),
+            blocked(4, queue=QUEUE, region=REGION, reason=JOB_TOO_LARGE),
+        ]
+    )
     emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
     values = {
         (d.get("ReasonClass"), name): d[name]

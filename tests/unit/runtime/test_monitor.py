@@ -245,3 +245,76 @@ def test_critical_failure_is_published_to_the_topic(world, seed_world, function_
     failing = {(a["check"]["Value"], a["status"]["Value"]) for a in attributes}
     assert ("LOG_GROUP_CHECK", "FAIL") in failing
     assert all(a["target"]["Value"] == "academy-video" for a in attributes)
+
+
+# --- what a run sends, with and without the failing checks of the previous run ---------------
+
+SCHEDULED = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+
+
+@pytest.fixture
+def incident_table(world, monkeypatch) -> str:
+    world.client("dynamodb").create_table(
+        TableName="incidents",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("INCIDENT_TABLE_NAME", "incidents")
+    return "incidents"
+
+
+def sent_by_run(emf: list[dict]) -> tuple[dict[str, float], list, list]:
+    """(CheckFailed per check, FailedChecks values, SuiteRun lines' (dimensions, values))."""
+    suite_runs = [
+        ({d: x[d] for d in x["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]}, x["SuiteRun"])
+        for x in emf
+        if "SuiteRun" in x
+    ]
+    return check_failed(emf), [x["FailedChecks"] for x in emf if "FailedChecks" in x], suite_runs
+
+
+def test_with_the_table_a_check_is_sent_while_it_fails_and_once_when_it_recovers(
+    function_env, incident_table, world, output
+):
+    heartbeat = [({"service": "batch-health"}, [1.0])]
+    app.lambda_handler(SCHEDULED, context())
+    emf, _ = output()
+    assert sent_by_run(emf) == ({"LOG_GROUP_CHECK": 1}, [[1.0]], heartbeat)
+    table = world.client("dynamodb")
+    key = {"pk": {"S": "academy-video#failing"}}
+    first = table.get_item(TableName=incident_table, Key=key)["Item"]
+    assert first["checks"] == {"SS": ["LOG_GROUP_CHECK"]}
+
+    app.lambda_handler(SCHEDULED, context())  # still failing: sent again, state unchanged
+    emf, _ = output()
+    assert sent_by_run(emf) == ({"LOG_GROUP_CHECK": 1}, [[1.0]], heartbeat)
+    assert table.get_item(TableName=incident_table, Key=key)["Item"] == first  # not written
+
+    world.log_group(messages=["worker started"])  # the fix
+    app.lambda_handler(SCHEDULED, context())
+    emf, _ = output()
+    assert sent_by_run(emf) == ({"LOG_GROUP_CHECK": 0}, [[0.0]], heartbeat)  # the recovery
+    app.lambda_handler(SCHEDULED, context())
+    emf, _ = output()
+    assert sent_by_run(emf) == ({}, [], heartbeat)  # healthy: only the heartbeat
+
+
+def test_an_unreachable_table_sends_every_value_and_says_so(function_env, monkeypatch, output):
+    monkeypatch.setenv("INCIDENT_TABLE_NAME", "no-such-table")
+    result = app.lambda_handler({"notify": False}, context())
+    statuses = {c["name"]: c["status"] for c in result["checks"]}
+    emf, logs = output()
+    failed = check_failed(emf)
+    assert set(failed) == {n for n, s in statuses.items() if s != "SKIP"}
+    assert failed["LOG_GROUP_CHECK"] == 1 and failed["QUEUE_CHECK"] == 0
+    assert [x["FailedChecks"] for x in emf if "FailedChecks" in x] == [[1.0]]
+    [warning] = [x for x in logs if x["message"].startswith("metric state unavailable")]
+    assert warning["level"] == "WARNING" and warning["table"] == "no-such-table"
+
+
+def test_notification_failed_is_sent_only_when_a_notification_failed(seed_world, output):
+    handle({}, lambda suite, s, sessions: [])
+    emf, _ = output()
+    assert not [x for x in emf if "NotificationFailed" in x]
+    assert [x["SuiteRun"] for x in emf if "SuiteRun" in x] == [[1.0]]

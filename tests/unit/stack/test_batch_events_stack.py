@@ -14,6 +14,8 @@ import pytest
 from moto.events.models import EventPattern
 from support.authorization import Knowledge
 from support.batch_events import (
+    JOB_TOO_LARGE,
+    LOG_GROUP_MISSING,
     blocked,
     context,
     documented,
@@ -41,15 +43,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 SINGLE = {"JobQueue": QUEUE, "JobDefinition": JOBDEF, "TargetName": "academy-video"}
 QUEUE_ARN = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/{QUEUE}"
-LOG_GROUP_MISSING = (
-    "ResourceInitializationError: failed to validate logger args: create stream has been "
-    "retried 1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The "
-    "specified log group does not exist. : exit status 1"
-)
-BLOCKED = (
-    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU)"
-    " is higher than that can be met by the CE(s) attached to the job queue."
-)
 
 
 def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -246,7 +239,7 @@ def test_every_request_of_the_events_function_is_allowed_by_its_role(world, tmp_
         confirm = monitor_confirmer(rt.sessions, events_env["MONITOR_FUNCTION_NAME"])
         batch = [
             failed(1, queue=QUEUE, region=REGION, reason=LOG_GROUP_MISSING),
-            blocked(2, queue=QUEUE, region=REGION, reason=BLOCKED),
+            blocked(2, queue=QUEUE, region=REGION, reason=JOB_TOO_LARGE),
             failed(3, queue=QUEUE, region=REGION, reason="", name="health-smoke-1"),
         ]
         later = succeeded(4, queue=QUEUE, region=REGION, at_ms=1_795_000_000_000 + 3_600_000)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from samcli.cli.types import CfnParameterOverridesType
 from samcli.lib.config.samconfig import SamConfig
-from support.cfn import ROOT
+from support.cfn import ROOT, deploy
 from support.template import PARAMETERS, RESOURCES, TEMPLATE, of_type, sub_text
 
 from batch_health.checks import REGISTRY
@@ -48,6 +48,20 @@ def resolve_if(value: Any, conditions: dict[str, bool]) -> Any:
     return value
 
 
+def schedule_seconds(schedule: str) -> int:
+    amount, unit = re.fullmatch(r"rate\((\d+) (minutes?|hours?)\)", schedule).groups()
+    return int(amount) * (3600 if unit.startswith("hour") else 60)
+
+
+def schedule_conditions(schedule: str) -> dict[str, bool]:
+    """The template's Every* conditions, as CheckSchedule=`schedule` makes them."""
+    return {
+        name: spec["Fn::Equals"][1] == schedule
+        for name, spec in TEMPLATE["Conditions"].items()
+        if name.startswith("Every")
+    }
+
+
 # --- per-check alarms --------------------------------------------------------------
 
 
@@ -73,6 +87,34 @@ def test_check_alarm_says_what_failed_and_what_to_do(check):
     query = alarm_query(props)
     assert "MAX(CheckFailed)" in query and 'GROUP BY "Target"' in query
     assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlertTopic"}]
+    # A healthy check sends nothing: no data is OK. One failing period of the last two
+    # keeps the alarm in ALARM, so a run landing late in the next period does not clear it.
+    assert props["TreatMissingData"] == "notBreaching"
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (2, 1)
+
+
+@pytest.mark.parametrize("schedule", PARAMETERS["CheckSchedule"]["AllowedValues"])
+def test_check_alarm_period_is_at_least_the_period_of_the_runs_that_send_it(schedule):
+    """A failing check sends 1 every run: a period shorter than the schedule's would have
+    empty periods (OK, as missing data is) between runs, and the alarm would blink."""
+    gen = load_generator()
+    conditions = schedule_conditions(schedule)
+    smoke = PARAMETERS["SmokeSchedule"]["Default"]
+    for check in REGISTRY:
+        (metric,) = alarms()[gen.logical_id(check.name)]["Metrics"]
+        period = resolve_if(metric["Period"], conditions)
+        if check.name in gen.SMOKE_CHECKS:
+            assert period >= schedule_seconds(smoke), check.name
+        else:
+            assert period == schedule_seconds(schedule), check.name
+
+
+def test_only_the_smoke_schedule_runs_the_smoke_checks():
+    gen = load_generator()
+    events = RESOURCES["MonitorFunction"]["Properties"]["Events"]
+    assert json.loads(events["Smoke"]["Properties"]["Input"])["checks"] == list(gen.SMOKE_CHECKS)
+    assert PARAMETERS["SmokeSchedule"]["Default"] == "rate(1 hour)"
+    assert schedule_seconds("rate(1 hour)") == gen.SMOKE_PERIOD
 
 
 def test_generated_alarms_and_dashboard_are_up_to_date():
@@ -95,30 +137,70 @@ def test_dashboard_shows_every_check_alarm_and_the_monitor():
         assert wanted in titles
 
 
+def test_dashboard_draws_each_query_with_gaps_as_0():
+    """A healthy check sends nothing: FILL(q1, 0) draws the periods without data as 0
+    (metric math takes a Metrics Insights query's time series as its input)."""
+    body = sub_text(RESOURCES["HealthDashboard"]["Properties"]["DashboardBody"])
+    queried = [
+        w["properties"]["metrics"]
+        for w in json.loads(body)["widgets"]
+        if w["type"] == "metric" and "SELECT" in json.dumps(w)
+    ]
+    assert len(queried) == 3
+    for query, filled in queried:
+        assert query[0]["expression"].startswith("SELECT") and query[0]["visible"] is False
+        assert filled[0]["expression"] == f"FILL({query[0]['id']}, 0)"
+
+
+def test_the_dashboard_is_optional_and_off_by_default():
+    spec = PARAMETERS["Dashboard"]
+    assert (spec["Default"], sorted(spec["AllowedValues"])) == ("disabled", ["disabled", "enabled"])
+    # Its price is said where it is chosen.
+    assert "$3.00 per month" in spec["Description"] and "first three" in spec["Description"]
+    groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert any("Dashboard" in g["Parameters"] for g in groups)
+    assert TEMPLATE["Conditions"]["DashboardEnabled"] == {
+        "Fn::Equals": [{"Ref": "Dashboard"}, "enabled"]
+    }
+    assert RESOURCES["HealthDashboard"]["Condition"] == "DashboardEnabled"
+    assert TEMPLATE["Outputs"]["DashboardUrl"]["Condition"] == "DashboardEnabled"
+    target = {"JobQueue": "q", "JobDefinition": "jd"}
+    assert not deploy(parameters=target).exists("HealthDashboard")
+    assert deploy(parameters={**target, "Dashboard": "enabled"}).exists("HealthDashboard")
+
+
 # --- heartbeat, errors --------------------------------------------------------------
 
 
-def test_heartbeat_treats_missing_data_as_breaching():
+def test_heartbeat_is_one_standard_metric_treating_missing_data_as_breaching():
     hb = alarms()["HeartbeatAlarm"]
     assert hb["TreatMissingData"] == "breaching"
     assert (hb["EvaluationPeriods"], hb["DatapointsToAlarm"]) == (2, 2)
     assert (hb["ComparisonOperator"], hb["Threshold"]) == ("LessThanThreshold", 1)
-    assert "SUM(SuiteRun)" in alarm_query(hb)
+    # What emit_suite_run sends: one value per run, dimension service.
+    assert "Metrics" not in hb
+    assert (hb["Namespace"], hb["MetricName"], hb["Statistic"]) == (
+        {"Ref": "MetricNamespace"},
+        "SuiteRun",
+        "Sum",
+    )
+    assert hb["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
     assert hb["AlarmActions"] == hb["OKActions"] == [{"Ref": "AlertTopic"}]
 
 
 @pytest.mark.parametrize("schedule", PARAMETERS["CheckSchedule"]["AllowedValues"])
 def test_heartbeat_period_is_the_check_schedule(schedule):
     """Two missing periods = two missed runs, for every schedule the stack accepts."""
-    amount, unit = re.fullmatch(r"rate\((\d+) (minutes?|hours?)\)", schedule).groups()
-    seconds = int(amount) * (3600 if unit.startswith("hour") else 60)
-    conditions = {
-        name: spec["Fn::Equals"][1] == schedule
-        for name, spec in TEMPLATE["Conditions"].items()
-        if name.startswith("Every")
-    }
-    period = resolve_if(alarms()["HeartbeatAlarm"]["Metrics"][0]["Period"], conditions)
-    assert period == seconds
+    period = resolve_if(alarms()["HeartbeatAlarm"]["Period"], schedule_conditions(schedule))
+    assert period == schedule_seconds(schedule)
+
+
+def test_heartbeat_and_check_alarms_share_the_schedule_chain():
+    gen = load_generator()
+    (check_metric,) = alarms()["QueueCheckAlarm"]["Metrics"]
+    assert alarms()["HeartbeatAlarm"]["Period"] == check_metric["Period"]
+    named = {condition for condition, _ in gen.SCHEDULE_PERIODS}
+    assert named == {n for n in TEMPLATE["Conditions"] if n.startswith("Every")}
 
 
 def test_function_errors_alarm():

@@ -112,7 +112,7 @@ def dashboard_widgets(stack: Stack) -> list[dict[str, Any]]:
 
 
 def test_each_dashboard_widget_runs_one_metrics_insights_query_at_most():
-    stack = deploy(parameters={"JobQueue": "q", "JobDefinition": "jd"})
+    stack = deploy(parameters={"JobQueue": "q", "JobDefinition": "jd", "Dashboard": "enabled"})
     widgets = dashboard_widgets(stack)
     counts = {
         w["properties"].get("title"): len(
