@@ -88,12 +88,16 @@ def kms_rotations(key: dict[str, Any], year: int) -> int:
 
 
 HOURS = 720  # a 30-day month, as AWS's pricing examples count
-# `make bench` (50 ms per request): a suite run takes 0.40-0.43 s for 1 target (0.54-0.58 s
-# in a new process) and 0.53-0.65 s for 20. Rounded up for a new container's imports and
-# clients (AWS bills the init phase too) and real AWS latency: 1 s for the first target;
-# (0.65 - 0.40) / 19 = 0.013 s for each further one, doubled.
+# `make bench` (50 ms per request, 2 cores): a warm suite run takes 0.18-0.19 s for 1 target
+# (0.26 s in a new process) and 0.33-0.43 s for 20; the suite's own CPU time is 32 ms for 1
+# target and 12 ms for each further one (bench/run.py, "CPU time per run, by process").
+# First target: 1 s, for a new container's imports and clients (AWS bills the init phase
+# too) and real AWS latency. Each further target: its CPU time at MemorySize 512, which
+# gets 512/1769 of a vCPU ("at 1,769 MB, a function has the equivalent of one vCPU",
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html):
+# 0.012 s x 1769 / 512 = 0.041 s, rounded up.
 SUITE_SECONDS_FIRST_TARGET = 1.0
-SUITE_SECONDS_PER_FURTHER_TARGET = 0.025
+SUITE_SECONDS_PER_FURTHER_TARGET = 0.05
 SMOKE_SUBMIT_SECONDS = 1.0  # SMOKE_RESULT=event: list earlier smoke jobs, submit, end
 SMOKE_WAIT_SECONDS = 60.0  # SMOKE_RESULT=wait: polling the job until it runs
 # Each smoke job's RUNNING and SUCCEEDED events reach the events function minutes apart

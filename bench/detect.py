@@ -39,9 +39,13 @@ from botocore.response import StreamingBody
 from samcli.yamlhelper import yaml_parse
 from world import Emulator
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from support.batch_events import events_function_env
+
 from batch_health.aws.sessions import AwsSessions
 from batch_health.cli.invoke import LocalContext
-from batch_health.demo import FAKE_ENV, JOBDEF, LOG_GROUP, QUEUE, REGION, WorldBuilder, build_seed
+from batch_health.demo import FAKE_ENV, JOBDEF, QUEUE, REGION, WorldBuilder, build_seed
 from batch_health.runtime import monitor
 from batch_health.runtime.batch_events import handle, monitor_confirmer
 from batch_health.runtime.observability import logger, metrics
@@ -165,16 +169,7 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, list[float]], float]:
             BillingMode="PAY_PER_REQUEST",
         )
         os.environ["AWS_ENDPOINT_URL"] = emu.proxy_url
-        env = {
-            "AWS_REGION": REGION,
-            "JOB_QUEUE": QUEUE,
-            "JOB_DEFINITION": JOBDEF,
-            "TARGET_NAME": "academy-video",
-            "LOG_GROUP": LOG_GROUP,
-            "ALERT_TOPIC_ARN": topic,
-            "INCIDENT_TABLE_NAME": TABLE,
-            "MONITOR_FUNCTION_NAME": "batch-health-monitor",
-        }
+        env = events_function_env(topic, TABLE)
         settings = BatchEventSettings.from_env(env)
         rt = monitor.Runtime(sessions=AwsSessions(REGION))
         monitor_in_process(rt.sessions.client("lambda"), env, args.latency_ms / 1000)

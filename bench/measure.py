@@ -38,6 +38,7 @@ class Run:
     throttled: int = 0  # requests the proxy answered with a throttling error
     paced: int = 0  # requests the monitor's pacer held back for their quota
     surfaced: list[str] = field(default_factory=list)  # FAIL/SKIP details naming a throttle
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU time by process: suite, moto, proxy
 
 
 def settle(emu: Emulator, sessions: AwsSessions | None = None) -> None:
@@ -70,6 +71,7 @@ def run_once(
     calls_before = Counter(sessions.stats.calls) if sessions else Counter()
     attempts_before = sessions.stats.attempts if sessions else 0
     paced_before = sum(sessions.pacer.waits.values()) if sessions else 0
+    cpu_before = _cpu(emu)
     with calltrace.depth_carrying_inventory():
         started = time.perf_counter()
         if sessions is None:
@@ -77,6 +79,7 @@ def run_once(
         log = sessions.log = calltrace.CallLog()
         suite = run_suite(config, RunOptions(concurrency=concurrency), sessions)
         wall = time.perf_counter() - started
+    cpu = {k: v - cpu_before[k] for k, v in _cpu(emu).items()}
     checks = [(r.target, c) for r in suite.reports for c in r.checks]
     failed = [f"{t}:{c.name}: {c.detail}" for t, c in checks if c.status is Status.FAIL]
     if failed and not allow_fail:
@@ -100,7 +103,13 @@ def run_once(
             if c.status in (Status.FAIL, Status.SKIP)
             and any(w in c.detail.lower() for w in THROTTLE_WORDS)
         ],
+        cpu,
     )
+
+
+def _cpu(emu: Emulator | None) -> dict[str, float]:
+    """CPU time used so far: this process's (the suite's) and the emulator's children's."""
+    return {"suite": time.process_time(), **(emu.cpu_s() if emu else {})}
 
 
 def measure_warm(config: SuiteConfig, emu: Emulator, concurrency: int, repeat: int) -> list[Run]:

@@ -10,7 +10,9 @@ bucket starts with), whatever its concurrency.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import calltrace
 import quotas
@@ -20,8 +22,23 @@ from world import Emulator
 from batch_health.aws.pacing import PACE
 from batch_health.config import SuiteConfig
 
-TIMEOUT_S = 300.0  # the monitor function's timeout (template.yaml)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from support.cfn import deploy
+
+
+def _monitor_function() -> dict:
+    stack = deploy(parameters={"JobQueue": "video-queue", "JobDefinition": "video-jobdef"})
+    return stack.resources["MonitorFunction"]["Properties"]
+
+
+_MONITOR = _monitor_function()
+TIMEOUT_S = float(_MONITOR["Timeout"])  # the monitor function's, as deployed
 BUDGET_S = TIMEOUT_S / 2  # a run should fit in half of it
+MEMORY_MB = int(_MONITOR["MemorySize"])
+# "At 1,769 MB, a function has the equivalent of one vCPU (one vCPU-second of credits per
+# second)": https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+VCPU_MB = 1769
 
 
 @dataclass(frozen=True)
@@ -125,6 +142,18 @@ def report_largest_n(small: tuple[int, Run], large: tuple[int, Run]) -> None:
         print(
             f"  {label}: N = {fit.targets}, bound by {fit.quota.name} "
             f"({fit.per_target:.2f} calls per target + {fit.fixed:.0f} fixed, at {rate:g}/s)"
+        )
+    (n1, r1), (n2, r2) = small, large
+    cpu_per_target = (r2.cpu_s["suite"] - r1.cpu_s["suite"]) / (n2 - n1)
+    cpu_fixed = r1.cpu_s["suite"] - n1 * cpu_per_target
+    share = MEMORY_MB / VCPU_MB
+    if cpu_per_target > 0:
+        by_cpu = math.floor((BUDGET_S * share - cpu_fixed) / cpu_per_target)
+        print(
+            f"  the suite's CPU time at MemorySize {MEMORY_MB} ({share:.2f} of a vCPU): "
+            f"N = {by_cpu} ({cpu_per_target * 1000:.1f} ms per target\n"
+            f"  + {cpu_fixed * 1000:.0f} ms, measured on this machine's cores; "
+            "AWS's may be faster or slower)"
         )
     print(
         "  (one configuration holds at most 200 targets: more need more deployments or\n"

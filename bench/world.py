@@ -4,6 +4,7 @@ world: N healthy targets, distinct workloads in one account and Region."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,14 @@ class _Child:
             )
         self.url: str = json.loads(line)["url"]
 
+    def cpu_s(self) -> float:
+        """CPU time the child has used so far (user + system; Linux's /proc, else 0)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
@@ -72,6 +81,10 @@ class Emulator:
 
     def set_latency(self, latency_ms: float) -> None:
         latency_proxy.set_latency(self.proxy_url, latency_ms)
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU time each child has used so far: the emulator's and the proxy's."""
+        return {"moto": self._moto.cpu_s(), "proxy": self._proxy.cpu_s()}
 
     def close(self) -> None:
         self._proxy.close()

@@ -19,7 +19,7 @@ import pytest
 from support.batch_events import LOG_GROUP_MISSING, blocked, failed, sqs_batch
 from support.cfn import deploy
 from support.lambda_runtime import FunctionProcess
-from test_lambda_runtime import SEED_PARAMETERS, json_records, receive_all, subscribe_queue
+from test_lambda_runtime import SEED_PARAMETERS, create_topic_and_table, json_records, receive_all
 
 from batch_health.demo import LOG_GROUP, QUEUE, REGION, WorldBuilder
 
@@ -37,15 +37,7 @@ def invoked(
 ) -> Iterator[dict[str, Any]]:
     stack = deploy(parameters=SEED_PARAMETERS)
     world = WorldBuilder(seed_endpoint)
-    topic_arn = world.client("sns").create_topic(Name=stack.physical_name("AlertTopic"))["TopicArn"]
-    table = stack.properties("IncidentTable")
-    world.client("dynamodb").create_table(
-        TableName=stack.physical_name("IncidentTable"),
-        KeySchema=table["KeySchema"],
-        AttributeDefinitions=table["AttributeDefinitions"],
-        BillingMode=table["BillingMode"],
-    )
-    alerts = subscribe_queue(world, topic_arn)
+    _, alerts = create_topic_and_table(stack, world)
     function = FunctionProcess.deployed(
         stack,
         "BatchEventsFunction",

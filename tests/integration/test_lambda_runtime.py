@@ -80,15 +80,7 @@ def deployment(
     Tests only read these runs, so each holds on whichever xdist worker runs it."""
     stack = deploy(parameters=SEED_PARAMETERS)
     world = WorldBuilder(seed_endpoint)
-    topic_arn = world.client("sns").create_topic(Name=stack.physical_name("AlertTopic"))["TopicArn"]
-    table = stack.properties("IncidentTable")
-    world.client("dynamodb").create_table(
-        TableName=stack.physical_name("IncidentTable"),
-        KeySchema=table["KeySchema"],
-        AttributeDefinitions=table["AttributeDefinitions"],
-        BillingMode=table["BillingMode"],
-    )
-    alerts = subscribe_queue(world, topic_arn)
+    topic_arn, alerts = create_topic_and_table(stack, world)
 
     environment = stack.properties("MonitorFunction")["Environment"]["Variables"]
     assert environment["ALERT_TOPIC_ARN"] == topic_arn  # the template's topic is moto's
@@ -111,6 +103,20 @@ def deployment(
         function.wait_idle()
         wait_for_handler_traces(function, len(EVENTS))
         yield Deployment(stack, function, runs, stack.physical_name("IncidentTable"), world)
+
+
+def create_topic_and_table(stack: Stack, world: WorldBuilder) -> tuple[str, str]:
+    """The stack's alert topic and incident table, made in the emulator under their
+    deployed names; returns the topic's ARN and the URL of a queue subscribed to it."""
+    topic_arn = world.client("sns").create_topic(Name=stack.physical_name("AlertTopic"))["TopicArn"]
+    table = stack.properties("IncidentTable")
+    world.client("dynamodb").create_table(
+        TableName=stack.physical_name("IncidentTable"),
+        KeySchema=table["KeySchema"],
+        AttributeDefinitions=table["AttributeDefinitions"],
+        BillingMode=table["BillingMode"],
+    )
+    return topic_arn, subscribe_queue(world, topic_arn)
 
 
 def subscribe_queue(world: WorldBuilder, topic_arn: str) -> str:

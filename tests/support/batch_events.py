@@ -130,6 +130,23 @@ def load_app() -> ModuleType:
     return module
 
 
+def events_function_env(topic_arn: str, table: str) -> dict[str, str]:
+    """The events function's environment for the ops report's workload, as the template
+    sets it: its target, the alert topic, the incident table, the monitor to confirm with."""
+    from batch_health.demo import JOBDEF, LOG_GROUP, QUEUE, REGION
+
+    return {
+        "AWS_REGION": REGION,
+        "JOB_QUEUE": QUEUE,
+        "JOB_DEFINITION": JOBDEF,
+        "TARGET_NAME": "academy-video",
+        "LOG_GROUP": LOG_GROUP,
+        "ALERT_TOPIC_ARN": topic_arn,
+        "INCIDENT_TABLE_NAME": table,
+        "MONITOR_FUNCTION_NAME": "batch-health-monitor",
+    }
+
+
 class Resources:
     """The stack's table and topic in moto, and an SQS queue subscribed to the topic (what
     an e-mail or the Slack notifier would receive)."""

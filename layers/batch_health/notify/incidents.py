@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batch_health.aws.dynamodb import get_item
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.aws.sessions import AwsSessions
 from batch_health.models import CheckResult, Report, Status, SuiteReport, iso, utc_now
@@ -133,12 +134,7 @@ class IncidentStore:
         return f"{target}#{check}"
 
     def load(self, pk: str) -> IncidentState:
-        try:
-            item = self._client.get_item(
-                TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True
-            ).get("Item")
-        except AWS_ERRORS as exc:
-            raise StateUnavailable(f"read {pk}: {classify(exc).summary}") from exc
+        item = get_item(self._client, self.table_name, pk, StateUnavailable)
         if not item:
             return IncidentState()
         try:

@@ -29,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batch_health.aws.dynamodb import batch_get_items, get_item
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.limits import DYNAMODB_BATCH_GET_MAX_KEYS, DYNAMODB_TRANSACTION_MAX_ITEMS
 from batch_health.models import iso
@@ -156,12 +157,7 @@ class JobIncidentStore:
     # ---- reading ------------------------------------------------------------------------
 
     def load(self, pk: str) -> JobIncident:
-        try:
-            item = self._client.get_item(
-                TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True
-            ).get("Item")
-        except AWS_ERRORS as exc:
-            raise StateUnavailable(f"read {pk}: {classify(exc).summary}") from exc
+        item = get_item(self._client, self.table_name, pk, StateUnavailable)
         return incident_from_item(pk, item or {})
 
     def open_keys(self, targets: Sequence[str]) -> dict[str, list[str]]:
@@ -169,8 +165,10 @@ class JobIncidentStore:
         names = list(dict.fromkeys(targets))
         items: list[dict[str, Any]] = []
         for i in range(0, len(names), DYNAMODB_BATCH_GET_MAX_KEYS):
-            keys = [{"pk": {"S": index_key(t)}} for t in names[i : i + DYNAMODB_BATCH_GET_MAX_KEYS]]
-            items += self._batch_get(keys)
+            pks = [index_key(t) for t in names[i : i + DYNAMODB_BATCH_GET_MAX_KEYS]]
+            items += batch_get_items(
+                self._client, self.table_name, pks, StateUnavailable, self._sleep
+            )
         found: dict[str, list[str]] = {}
         for item in items:
             target = item["pk"]["S"].removesuffix("#events")
@@ -178,22 +176,6 @@ class JobIncidentStore:
             if open_keys:
                 found[target] = open_keys
         return found
-
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """BatchGetItem until nothing is left unprocessed (DynamoDB may return part)."""
-        items: list[dict[str, Any]] = []
-        request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-        for attempt in range(MAX_CONFLICT_RETRIES + 1):
-            try:
-                response = self._client.batch_get_item(RequestItems=request)
-            except AWS_ERRORS as exc:
-                raise StateUnavailable(f"read open incidents: {classify(exc).summary}") from exc
-            items += response.get("Responses", {}).get(self.table_name, [])
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-            self._sleep(min(1.0, 0.05 * 2**attempt))
-        raise StateUnavailable("read open incidents: keys left unprocessed after retries")
 
     # ---- transitions --------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
+from batch_health.aws.dynamodb import batch_get_items
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.aws.sessions import AwsSessions
 from batch_health.limits import DYNAMODB_BATCH_GET_MAX_KEYS
@@ -39,7 +40,6 @@ CHECKS = "checks"  # the item's string set (absent when nothing fails: a set is 
 # A removed target's item goes away on its own; a longer failure is written again when
 # its item expires (the next run finds no state and sees the check fail).
 STATE_TTL = timedelta(days=30)
-MAX_UNPROCESSED_RETRIES = 5
 Failing = frozenset[str]
 
 
@@ -82,29 +82,13 @@ class MetricStateStore:
         names = list(dict.fromkeys(targets))
         found: dict[str, Failing] = dict.fromkeys(names, frozenset())
         for i in range(0, len(names), DYNAMODB_BATCH_GET_MAX_KEYS):
-            keys = [{"pk": {"S": self.key(t)}} for t in names[i : i + DYNAMODB_BATCH_GET_MAX_KEYS]]
-            for item in self._batch_get(keys):
+            pks = [self.key(t) for t in names[i : i + DYNAMODB_BATCH_GET_MAX_KEYS]]
+            fail = MetricStateUnavailable
+            for item in batch_get_items(self._client, self.table_name, pks, fail, self._sleep):
                 target = item["pk"]["S"].removesuffix(KEY_SUFFIX)
                 if target in found:
                     found[target] = frozenset(item.get(CHECKS, {}).get("SS", []))
         return found
-
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """BatchGetItem until no key is left unprocessed (DynamoDB may answer part)."""
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-        for attempt in range(MAX_UNPROCESSED_RETRIES + 1):
-            if attempt:
-                self._sleep(min(1.0, 0.05 * 2**attempt))
-            try:
-                response = self._client.batch_get_item(RequestItems=request)
-            except AWS_ERRORS as exc:
-                raise MetricStateUnavailable(f"read: {classify(exc).summary}") from exc
-            items += response.get("Responses", {}).get(self.table_name, [])
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-        raise MetricStateUnavailable("read: keys left unprocessed after retries")
 
     def change(
         self,

@@ -18,6 +18,7 @@ from support.batch_events import (
     blocked,
     context,
     documented,
+    events_function_env,
     failed,
     monitor_behind_invoke,
     sqs_batch,
@@ -48,14 +49,7 @@ def fn(seed_world, monkeypatch) -> Iterator[SimpleNamespace]:
     monitor.reset_runtime()
     res = Resources(REGION)
     env = {
-        "AWS_REGION": REGION,
-        "JOB_QUEUE": QUEUE,
-        "JOB_DEFINITION": JOBDEF,
-        "TARGET_NAME": "academy-video",
-        "LOG_GROUP": LOG_GROUP,
-        "ALERT_TOPIC_ARN": res.topic_arn,
-        "INCIDENT_TABLE_NAME": res.table,
-        "MONITOR_FUNCTION_NAME": "batch-health-monitor",
+        **events_function_env(res.topic_arn, res.table),
         "POWERTOOLS_METRICS_NAMESPACE": "BatchHealth",
     }
     rt = Runtime(sessions=AwsSessions(REGION))
