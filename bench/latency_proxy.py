@@ -1,7 +1,10 @@
 """An AWS emulator (moto) on 127.0.0.1 behind an HTTP proxy that adds a fixed latency.
 
-Every request the proxy forwards waits `latency` first, as a network round trip would.
-One thread per client connection, so concurrent requests wait concurrently. The proxy
+Every request is answered `latency` after it arrived, as a round trip to AWS would be: the
+emulator's own work happens within that time, as AWS's work is part of its round trip. When
+the emulator takes longer (it answers one request at a time, AWS many side by side), the
+answer comes when it is ready. One thread per client connection, so concurrent requests
+wait concurrently. The proxy
 passes HTTP/1.1 messages through with as little parsing as it can (request line, headers
 up to the blank line, a Content-Length or chunked body), so its own CPU time per request
 stays far below the emulator's. `GET /__proxy__/stats` answers at once with the number of
@@ -9,8 +12,8 @@ requests forwarded so far, and with `--quotas` the requests throttled per API an
 until every quota's bucket is full again; `GET /__proxy__/latency/MS` sets the latency.
 
 With `--quotas` it also enforces AWS's request-rate quotas (quotas.py): a request over its
-API's quota is answered, after the latency, with that service's own throttling error, as
-AWS would, and not forwarded.
+API's quota when it arrives is answered, after the latency, with that service's own
+throttling error, as AWS would, and not forwarded.
 
 Run as a script it serves one of them (`--moto`, or `--upstream URL` for the proxy),
 prints one JSON line with its URL (`{"url": ...}`) and serves until stdin closes. The
@@ -160,13 +163,16 @@ class LatencyProxy:
         if path.startswith(LATENCY_PATH):
             self.latency_s = float(path[len(LATENCY_PATH) :]) / 1000
             return _response(200, {"Content-Type": "application/json"}, self._stats())
-        time.sleep(self.latency_s)
+        arrived = time.monotonic()
         throttled = self._throttled(head, body)
         if throttled is not None:
-            return _response(*throttled)
-        with self._lock:
-            self.forwarded += 1
-        return upstream.exchange(head, body)
+            answer = _response(*throttled)
+        else:
+            with self._lock:
+                self.forwarded += 1
+            answer = upstream.exchange(head, body)
+        time.sleep(max(0.0, arrived + self.latency_s - time.monotonic()))
+        return answer
 
     def _stats(self) -> bytes:
         stats: dict[str, object] = {"forwarded": self.forwarded}
