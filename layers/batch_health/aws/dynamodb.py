@@ -42,9 +42,9 @@ def batch_get_items(
         try:
             response = client.batch_get_item(RequestItems=request)
         except AWS_ERRORS as exc:
-            raise fail(f"read {len(pks)} items: {classify(exc).summary}") from exc
+            raise fail(f"read {table} ({len(pks)} keys): {classify(exc).summary}") from exc
         items += response.get("Responses", {}).get(table, [])
         request = response.get("UnprocessedKeys") or {}
         if not request:
             return items
-    raise fail("read: keys left unprocessed after retries")
+    raise fail(f"read {table} ({len(pks)} keys): keys left unprocessed after retries")
