@@ -1,13 +1,19 @@
-"""DynamoDB reads the state stores share (incidents, job incidents, failing checks): a
-strongly consistent GetItem by `pk`, and BatchGetItem repeated until DynamoDB has answered
-every key. A failure raises the caller's own error (`fail(summary)`)."""
+"""DynamoDB calls the state stores share (incidents, job incidents, failing checks): a
+strongly consistent GetItem by `pk`, BatchGetItem repeated until DynamoDB has answered every
+key, and a conditional write that tells "someone wrote first" from a failure. A failure
+raises the caller's own error (`fail(summary)`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from batch_health.aws.errors import AWS_ERRORS, classify
+
+# A write's ConditionExpression did not hold.
+CONDITION_FAILED = "ConditionalCheckFailedException"
 
 # BatchGetItem may answer part of a request ("UnprocessedKeys"), under throttling or when
 # the answer would exceed 16 MB: asked again, with backoff, this many times.
@@ -48,3 +54,21 @@ def batch_get_items(
         if not request:
             return items
     raise fail(f"read {table} ({len(pks)} keys): keys left unprocessed after retries")
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def conditional_write(write: Callable[[], object], what: str, fail: Fail) -> bool:
+    """Run `write`, a write with a ConditionExpression: False when the condition did not
+    hold (another writer got there first), the caller's error for any other failure."""
+    try:
+        write()
+    except ClientError as exc:
+        if error_code(exc) == CONDITION_FAILED:
+            return False
+        raise fail(f"write {what}: {classify(exc).summary}") from exc
+    except BotoCoreError as exc:
+        raise fail(f"write {what}: {classify(exc).summary}") from exc
+    return True

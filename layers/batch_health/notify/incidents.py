@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
-from batch_health.aws.dynamodb import get_item
+from batch_health.aws.dynamodb import conditional_write, get_item
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.aws.sessions import AwsSessions
 from batch_health.models import CheckResult, Report, Status, SuiteReport, iso, utc_now
@@ -152,17 +152,12 @@ class IncidentStore:
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }
-        try:
-            self._client.put_item(
-                TableName=self.table_name, Item=_to_item(pk, new, now), **condition
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise StateUnavailable(f"write {pk}: {classify(exc).summary}") from exc
-        except BotoCoreError as exc:
-            raise StateUnavailable(f"write {pk}: {classify(exc).summary}") from exc
-        return True
+        item = _to_item(pk, new, now)
+        return conditional_write(
+            lambda: self._client.put_item(TableName=self.table_name, Item=item, **condition),
+            pk,
+            StateUnavailable,
+        )
 
 
 def _to_item(pk: str, s: IncidentState, now: datetime) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_health.aws.dynamodb import batch_get_items, get_item
+from batch_health.aws.dynamodb import batch_get_items, conditional_write, error_code, get_item
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.limits import DYNAMODB_BATCH_GET_MAX_KEYS, DYNAMODB_TRANSACTION_MAX_ITEMS
 from batch_health.models import iso
@@ -79,7 +79,7 @@ class JobIncidentStore:
                 self._client.transact_write_items(TransactItems=self._count_items(group, keys, now))
                 return len(keys)
             except ClientError as exc:
-                error = exc.response.get("Error", {}).get("Code", "")
+                error = error_code(exc)
                 reasons = exc.response.get("CancellationReasons") or []
                 repeats = {
                     keys[i]
@@ -140,19 +140,18 @@ class JobIncidentStore:
             ":example": {"S": group.example.to_json()},
             ":one": {"N": "1"},
         }
-        try:
-            self._client.update_item(
+        # The condition fails when a newer failure is already noted: nothing to do then.
+        conditional_write(
+            lambda: self._client.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": group.pk}},
                 UpdateExpression="SET newest_at = :at, example = :example ADD version :one",
                 ConditionExpression="attribute_not_exists(newest_at) OR newest_at < :at",
                 ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                raise StateUnavailable(f"write {group.pk}: {classify(exc).summary}") from exc
-        except BotoCoreError as exc:
-            raise StateUnavailable(f"write {group.pk}: {classify(exc).summary}") from exc
+            ),
+            group.pk,
+            StateUnavailable,
+        )
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -184,22 +183,18 @@ class JobIncidentStore:
         condition = "version = :expected" if expected else "attribute_not_exists(version)"
         if expected:
             values = {**values, ":expected": {"N": str(expected)}}
-        try:
-            self._client.update_item(
+        return conditional_write(
+            lambda: self._client.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": pk}},
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise StateUnavailable(f"write {pk}: {classify(exc).summary}") from exc
-        except BotoCoreError as exc:
-            raise StateUnavailable(f"write {pk}: {classify(exc).summary}") from exc
-        return True
+            ),
+            pk,
+            StateUnavailable,
+        )
 
     def _index(self, target: str, pk: str, verb: str) -> None:
         try:
@@ -273,10 +268,6 @@ class JobIncidentStore:
                     self._index(parsed[0], pk, "DELETE")
                 return before
         return None
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _state_update(s: JobIncident, *, reset_jobs: bool = False) -> tuple[str, dict[str, Any]]:

@@ -21,10 +21,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batch_health.aws.dynamodb import CONDITION_FAILED, error_code
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.models import iso
-
-CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class LeaseState(StrEnum):
@@ -76,7 +75,7 @@ class RunLease:
                 ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            if error_code(exc) == CONDITION_FAILED:
                 return self._held()
             return LeaseOutcome(LeaseState.UNAVAILABLE, reason=classify(exc).summary)
         except BotoCoreError as exc:
@@ -106,7 +105,7 @@ class RunLease:
                 ExpressionAttributeValues={":me": {"S": self.holder}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            if error_code(exc) == CONDITION_FAILED:
                 return None  # ours expired and another run took it: nothing to give back
             return classify(exc).summary
         except BotoCoreError as exc:

@@ -7,7 +7,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from batch_health.aws.dynamodb import MAX_UNPROCESSED_RETRIES, batch_get_items, get_item
+from batch_health.aws.dynamodb import (
+    MAX_UNPROCESSED_RETRIES,
+    batch_get_items,
+    conditional_write,
+    get_item,
+)
 
 TABLE = "batch-health-incidents"
 
@@ -78,3 +83,30 @@ def test_a_throttled_batch_read_is_the_callers_error(ddb):
     )
     with pytest.raises(StoreDown, match=rf"read {TABLE} \(1 keys\): .*ThroughputExceeded"):
         batch_get_items(client, TABLE, ["a"], StoreDown, lambda _: None)
+
+
+def test_a_conditional_write_says_whether_its_condition_held(ddb):
+    client, stub = ddb
+    stub.add_response("put_item", {})
+    stub.add_client_error("put_item", "ConditionalCheckFailedException", "no", 400)
+
+    def write() -> None:
+        client.put_item(
+            TableName=TABLE,
+            Item={"pk": {"S": "t#A"}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    assert conditional_write(write, "t#A", StoreDown) is True
+    assert conditional_write(write, "t#A", StoreDown) is False  # someone wrote first
+
+
+def test_a_failed_conditional_write_is_the_callers_error_naming_the_item(ddb):
+    client, stub = ddb
+    stub.add_client_error("update_item", "ResourceNotFoundException", "no table", 400)
+    with pytest.raises(StoreDown, match=r"write t#A: .*ResourceNotFound"):
+        conditional_write(
+            lambda: client.update_item(TableName=TABLE, Key={"pk": {"S": "t#A"}}),
+            "t#A",
+            StoreDown,
+        )
