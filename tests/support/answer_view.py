@@ -11,6 +11,7 @@ import copy
 import time
 from typing import Any
 
+from batch_health.aws.iam_reads import SecretKeys
 from batch_health.aws.inventory import TargetView
 from batch_health.checks import REGISTRY, Check, CheckContext, RunOptions
 from batch_health.checks.smoke_submit import SmokeSubmitCheck
@@ -231,6 +232,9 @@ class AnswerView(TargetView):
         if results is None:
             raise NotImplementedError("SimulatePrincipalPolicy")
         return results
+
+    def secret_keys(self) -> SecretKeys:
+        return self.answers.get("secret_keys") or SecretKeys()
 
     def newest_log_streams(self, group: str, limit: int = 3) -> list[dict[str, Any]]:
         return self._get("log_streams")[:limit]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from batch_health.config import Target
-from batch_health.domain.execution_role import requirements_for
+from batch_health.domain.execution_role import execution_role_needs
 from batch_health.domain.job_definition import JobDefinitionView
 
 # Said of an action the simulator did not answer for a resource: undetermined, never allowed.
@@ -29,9 +29,13 @@ class SimulationKey(NamedTuple):
 def simulation_keys(
     target: Target, job_definition: JobDefinitionView | None, region: str | None
 ) -> list[SimulationKey]:
-    """What IAM_CHECK will ask the simulator about this target's execution role."""
-    role, requirements = requirements_for(target, job_definition, region)
-    return [SimulationKey(role, r.actions, r.resource) for r in requirements]
+    """What IAM_CHECK will ask the simulator about this target's execution roles (the keys
+    of the job's secrets, known only once they are read, are asked about when they are)."""
+    return [
+        SimulationKey(n.role_arn, r.actions, r.resource)
+        for n in execution_role_needs(target, job_definition, region)
+        for r in n.requirements
+    ]
 
 
 def simulation_answers(

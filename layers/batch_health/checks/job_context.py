@@ -8,7 +8,7 @@ from typing import Any
 
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import CheckContext
-from batch_health.checks.job_logs import job_log_group_ref
+from batch_health.checks.job_logs import job_log_groups
 from batch_health.domain.arns import role_name_from_arn
 from batch_health.domain.reason_hints import HintContext
 from batch_health.text import clip, one_line
@@ -43,7 +43,7 @@ def job_hint_context(ctx: CheckContext, job_id: str = "") -> HintContext:
         job_definition=ctx.target.job_definition,
         image=jd.image if jd else "",
         execution_role=role_name_from_arn(jd.execution_role_arn) if jd else "",
-        log_group=job_log_group_ref(ctx).name or "",
+        log_group=job_log_groups(ctx).first or "",
         compute_environments=ces,
         job_id=job_id,
     )

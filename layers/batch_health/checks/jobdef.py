@@ -1,62 +1,95 @@
-"""JOBDEF_CHECK: the latest ACTIVE job definition revision can run and be observed."""
+"""JOBDEF_CHECK: the latest ACTIVE job definition revision can run and be observed, whatever
+its shape (one container, several, multi-node, EKS): each fault names its container, task
+or node range (batch_health.domain.job_problems)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from batch_health.checks.base import Check, CheckContext
-from batch_health.domain.job_definition import JobDefinitionView
+from batch_health.domain.job_definition import MULTI_NODE, SINGLE_CONTAINER, JobDefinitionView
+from batch_health.domain.job_parts import Container
+from batch_health.domain.job_problems import HOST_LOG_DRIVERS, job_definition_problems
 from batch_health.models import CheckResult
 
 
+def _log_of(c: Container) -> str:
+    if c.log is None:
+        return "pod logs (no ECS log driver)"
+    return c.log.group or c.log.driver
+
+
 def job_definition_facts(jd: JobDefinitionView) -> dict[str, Any]:
-    return {
+    facts: dict[str, Any] = {
         "jobDefinitionArn": jd.arn,
         "revision": jd.revision,
         "type": jd.type or "UNKNOWN",
+        "shape": jd.shape or "UNKNOWN",
         "platformCapabilities": list(jd.platform_capabilities),
         "image": jd.image,
         "executionRoleArn": jd.execution_role_arn,
         "jobRoleArn": jd.job_role_arn,
-        "logDriver": jd.log_driver or "awslogs (default)",
+        "logDriver": jd.log_driver or ("none (EKS)" if jd.eks_pod else "awslogs (default)"),
         "logGroup": jd.awslogs_group or "",
         "retryStrategy.attempts": jd.retry_attempts,
         "parameters": dict(jd.parameters),
+        "containers": [
+            {
+                "where": c.where,
+                "image": c.image,
+                "essential": c.essential,
+                "log": _log_of(c),
+                "secrets": len(c.secrets),
+            }
+            for c in jd.containers
+        ],
+        "roles": {arn: role.label for arn, role in jd.named_roles.items()},
     }
+    if jd.shape == MULTI_NODE:
+        facts["nodeProperties"] = {
+            "numNodes": jd.num_nodes,
+            "mainNode": jd.main_node,
+            "nodeRanges": [r.target_nodes for r in jd.node_ranges],
+        }
+    if jd.eks_pod is not None:
+        facts["eks"] = {
+            "serviceAccountName": jd.eks_pod.service_account,
+            "hostNetwork": jd.eks_pod.host_network,
+            "volumes": list(jd.eks_pod.volumes),
+        }
+    return facts
 
 
-def runnable_problem(jd: JobDefinitionView, name: str) -> tuple[str, str] | None:
-    """(detail, hint) for the first thing that keeps the revision from running or logging."""
-    rev = jd.label(name)
-    if jd.type != "container":
+def summary(jd: JobDefinitionView, facts: dict[str, Any]) -> str:
+    """One line of what the revision runs."""
+    retry = f"retryStrategy.attempts={facts['retryStrategy.attempts']}"
+    if jd.shape == SINGLE_CONTAINER:
         return (
-            f"{rev} has type={jd.type or 'UNKNOWN'}, not container",
-            f"The monitor checks single-container jobs; register {name} with type container",
+            f"revision={facts['revision']} type=container image={facts['image']} "
+            f"logGroup={facts['logGroup']} {retry}"
         )
-    if not jd.has_container:
-        return (
-            f"{rev} has no containerProperties (ECS/EKS properties are not checked)",
-            f"Register {name} with containerProperties",
+    containers = jd.containers
+    essential = sum(1 for c in containers if c.essential)
+    groups = ", ".join(f"{g} ({', '.join(c.where for c in cs)})" for g, cs in jd.log_groups.items())
+    parts = [f"revision={facts['revision']} {jd.shape_name}"]
+    if jd.shape == MULTI_NODE:
+        parts.append(f"{jd.num_nodes} nodes in {len(jd.node_ranges)} node ranges")
+    parts.append(f"{len(containers)} containers ({essential} essential)")
+    parts.append(f"logGroups={groups}" if groups else "no awslogs group")
+    return "; ".join(parts) + f"; {retry}"
+
+
+def host_log_warnings(jd: JobDefinitionView, name: str) -> list[tuple[str, str]]:
+    """(problem, hint) for containers whose output stays on the instance."""
+    return [
+        (
+            f"{c.where} logs with logDriver={c.log.driver}: its output stays on the instance "
+            "and is lost when Batch scales it in",
+            f"Use awslogs (or a shipping driver such as awsfirelens) for {c.where} in {name}",
         )
-    if not jd.image:
-        return (
-            f"{rev} has no container image",
-            f"Register a new revision of {name} with containerProperties.image set",
-        )
-    if "FARGATE" in jd.platform_capabilities and not jd.execution_role_arn:
-        return (
-            f"{rev} runs on Fargate without an executionRoleArn (image pull and logs fail)",
-            f"Register a new revision of {name} with an executionRoleArn whose role has "
-            "AmazonECSTaskExecutionRolePolicy",
-        )
-    if not jd.logs_to_cloudwatch:
-        return (
-            f"{rev} logs with logDriver={jd.log_driver}, so job output never reaches "
-            "CloudWatch Logs",
-            f"Register a new revision of {name} with logConfiguration.logDriver=awslogs "
-            "and options.awslogs-group",
-        )
-    return None
+        for c in jd.containers
+        if c.log is not None and c.log.driver in HOST_LOG_DRIVERS
+    ]
 
 
 class JobdefCheck(Check):
@@ -65,8 +98,10 @@ class JobdefCheck(Check):
     step_title = "JOBDEF"
     title = "Job definition is runnable and observable"
     verifies = (
-        "Latest ACTIVE revision: type container, an image, an execution role on Fargate, "
-        "logDriver awslogs; warns when retryStrategy.attempts <= 1"
+        "Latest ACTIVE revision of any shape (containerProperties, ecsProperties, nodeProperties, "
+        "eksProperties): every container has an image, each task an essential container and "
+        "the execution role its Fargate pulls, logs and secrets need, node ranges cover the "
+        "nodes, log drivers Batch and Fargate accept; warns when retryStrategy.attempts <= 1"
     )
     depends_on = ("AWS_ACCESS",)
     needs = ("job_definition",)
@@ -86,21 +121,27 @@ class JobdefCheck(Check):
                 job_definition=name,
             )
         facts = job_definition_facts(jd)
-        problem = runnable_problem(jd, name)
-        if problem:
-            return self.fail(problem[0], [problem[1]], **facts)
-        summary = (
-            f"revision={facts['revision']} type=container image={facts['image']} "
-            f"logGroup={facts['logGroup']} retryStrategy.attempts={facts['retryStrategy.attempts']}"
-        )
-        attempts = facts["retryStrategy.attempts"]
-        if not isinstance(attempts, int) or attempts <= 1:
-            return self.warn(
-                f"{summary}: a transient failure (Spot reclaim, host error) fails the job at once",
-                [
-                    f"Set retryStrategy on {name}, e.g. attempts=3 with evaluateOnExit retrying "
-                    "`Host EC2*` reasons and exiting on application errors"
-                ],
+        problems = job_definition_problems(jd, name)
+        if problems:
+            return self.fail(
+                f"{jd.label(name)}: " + "; ".join(p.detail for p in problems),
+                list(dict.fromkeys(p.hint for p in problems)),
+                problems=[{"where": p.where, "detail": p.detail} for p in problems],
                 **facts,
             )
-        return self.ok(summary, **facts)
+        warnings = host_log_warnings(jd, name)
+        attempts = facts["retryStrategy.attempts"]
+        if not isinstance(attempts, int) or attempts <= 1:
+            warnings.append(
+                (
+                    "a transient failure (Spot reclaim, host error) fails the job at once",
+                    f"Set retryStrategy on {name}, e.g. attempts=3 with evaluateOnExit retrying "
+                    "`Host EC2*` reasons and exiting on application errors",
+                )
+            )
+        line = summary(jd, facts)
+        if warnings:
+            return self.warn(
+                f"{line}: " + "; ".join(w[0] for w in warnings), [w[1] for w in warnings], **facts
+            )
+        return self.ok(line, **facts)

@@ -11,11 +11,12 @@ from batch_health.aws.inventory import NEWEST_LOG_STREAMS
 from batch_health.checks.base import CheckContext
 from batch_health.checks.job_logs import (
     JobLogGroupCheck,
-    job_log_group_ref,
+    LogGroupRef,
+    job_log_groups,
     monitor_account,
     unreadable_detail,
 )
-from batch_health.models import CheckResult
+from batch_health.models import CheckResult, Status
 from batch_health.text import clip, one_line
 
 NEWEST_STREAMS = NEWEST_LOG_STREAMS  # the scan reads at most this many streams, newest first
@@ -49,20 +50,51 @@ class LogContentCheck(JobLogGroupCheck):
     name = "LOG_CONTENT_CHECK"
     title = "Jobs log recently, without errors"
     verifies = (
-        "The newest log stream (by last event) has events newer than thresholds."
-        "log_max_age_hours; a bounded scan of recent events finds no error lines (Traceback, "
-        "ERROR, CannotPullContainerError, OutOfMemory, Killed)"
+        "In every log group the job's containers write to, the newest log stream (by last "
+        "event) has events newer than thresholds.log_max_age_hours; a bounded scan of recent "
+        "events finds no error lines (Traceback, ERROR, CannotPullContainerError, OutOfMemory, "
+        "Killed)"
     )
     depends_on = ("LOG_GROUP_CHECK",)
-    # The streams and the newest one's events are read on the group's name alone, beside
-    # LOG_GROUP_CHECK's describe of the group, not after it.
-    needs = ("job_log_group", "job_log_streams", "job_log_events")
+    # The streams and the newest one's events are read on the groups' names alone, beside
+    # LOG_GROUP_CHECK's describe of the groups, not after it.
+    needs = ("job_log_groups", "job_log_streams", "job_log_events")
     priority = 30
 
     def run(self, ctx: CheckContext) -> CheckResult:
-        ref = job_log_group_ref(ctx)
-        if ref.name is None:
-            return self.skip(ref.problem)
+        groups = job_log_groups(ctx)
+        if not groups.refs:
+            return self.skip(groups.problem)
+        results: list[CheckResult] = []
+        skipped: list[str] = []
+        for ref in groups.refs:
+            result = self._one(ctx, ref)
+            if result.status is Status.SKIP:
+                skipped.append(result.detail)
+            else:
+                results.append(result)
+        if not results:
+            return self.skip("; ".join(skipped))
+        if len(results) == 1 and not skipped:
+            return results[0]
+        data: dict[str, Any] = {
+            "log_group": results[0].data.get("log_group"),
+            "log_groups": [{"status": r.status.value, **r.data} for r in results],
+            "skipped": skipped,
+        }
+        for status, build in ((Status.FAIL, self.fail), (Status.WARN, self.warn)):
+            chosen = [r for r in results if r.status is status]
+            if chosen:
+                return build(
+                    "; ".join(r.detail for r in chosen),
+                    list(dict.fromkeys(h for r in chosen for h in r.hints)),
+                    **data,
+                )
+        return self.ok(
+            "; ".join([r.detail for r in results] + [f"skipped: {s}" for s in skipped]), **data
+        )
+
+    def _one(self, ctx: CheckContext, ref: LogGroupRef) -> CheckResult:
         name, region = ref.name, ctx.aws.region
         # Normally LOG_GROUP_CHECK has decided this; run alone, the check looks itself.
         try:
@@ -76,20 +108,22 @@ class LogContentCheck(JobLogGroupCheck):
         if outside:
             return self.skip(outside)
         thresholds = ctx.target.thresholds
-        facts: dict[str, Any] = {"log_group": name}
+        facts: dict[str, Any] = {"log_group": name, "containers": list(ref.containers)}
         try:
             streams = ctx.aws.newest_log_streams(name, NEWEST_STREAMS)
             events = self._recent_events(ctx, name, streams, thresholds.log_scan_events)
         except AWS_ERRORS as exc:
-            return self.aws_fail(
+            result = self.aws_fail(
                 exc,
                 action="logs:DescribeLogStreams and logs:GetLogEvents",
                 resource=f"arn:aws:logs:{region}:{monitor_account(ctx)}:log-group:{name}:*",
                 what=f"reading {name}",
             )
+            result.data.update(facts)
+            return result
         if not streams:
             return self.warn(
-                f"log group {name} has no log streams: no job has logged to it yet",
+                f"log group {name}{ref.of} has no log streams: no job has logged to it yet",
                 [
                     "Run a job (e.g. `batch-health check --allow-test-submit`) and check that the "
                     "execution role may logs:CreateLogStream and logs:PutLogEvents on "
@@ -97,6 +131,17 @@ class LogContentCheck(JobLogGroupCheck):
                 ],
                 **facts,
             )
+        return self._judge(ctx, ref, streams, events, facts)
+
+    def _judge(
+        self,
+        ctx: CheckContext,
+        ref: LogGroupRef,
+        streams: list[dict[str, Any]],
+        events: list[tuple[str, dict[str, Any]]],
+        facts: dict[str, Any],
+    ) -> CheckResult:
+        name, region, thresholds = ref.name, ctx.aws.region, ctx.target.thresholds
         newest_stream = streams[0].get("logStreamName", "")
         newest_ms = max(
             [int(e.get("timestamp", 0)) for _, e in events]
@@ -113,10 +158,10 @@ class LogContentCheck(JobLogGroupCheck):
         problems: list[str] = []
         hints: list[str] = []
         if age_h is None:
-            problems.append(f"newest stream {newest_stream} of {name} has no events")
+            problems.append(f"newest stream {newest_stream} of {name}{ref.of} has no events")
         elif age_h > thresholds.log_max_age_hours:
             problems.append(
-                f"newest event in {name} is {format_age(age_h)} old "
+                f"newest event in {name}{ref.of} is {format_age(age_h)} old "
                 f"(threshold {thresholds.log_max_age_hours:g} h)"
             )
         if problems:
@@ -130,7 +175,10 @@ class LogContentCheck(JobLogGroupCheck):
             line = quote(str(event.get("message", "")))
             facts["error_example"] = {"stream": stream, "message": line}
             problems.append(
-                f"{len(errors)} error line(s) in the last {len(events)} events, newest in "
+                f"{len(errors)} error line(s) in the last {len(events)} events of {name}"
+                f"{ref.of}, newest in {stream}: {line!r}"
+                if ref.of
+                else f"{len(errors)} error line(s) in the last {len(events)} events, newest in "
                 f"{stream}: {line!r}"
             )
             hints.append(
@@ -140,7 +188,7 @@ class LogContentCheck(JobLogGroupCheck):
         if problems:
             return self.warn("; ".join(problems), hints, **facts)
         return self.ok(
-            f"newest stream {newest_stream}: last event {format_age(age_h or 0.0)} ago, "
+            f"newest stream {newest_stream}{ref.of}: last event {format_age(age_h or 0.0)} ago, "
             f"no error lines in the last {len(events)} events",
             **facts,
         )

@@ -80,9 +80,9 @@ def test_the_log_streams_and_newest_events_are_read_on_the_group_name_alone(worl
     sessions = AwsSessions()
     v = view(target, sessions)
     streams = v.job_log_streams()
-    assert streams and sessions.stats.calls["logs:DescribeLogGroups"] == 0
+    assert streams[LOG_GROUP] and sessions.stats.calls["logs:DescribeLogGroups"] == 0
     events = v.job_log_events()
-    assert [e["message"] for e in events or []] == ["worker started", "worker idle"]
+    assert [e["message"] for e in events[LOG_GROUP]] == ["worker started", "worker idle"]
 
 
 def test_log_content_checks_reads_are_the_ones_made_ahead(world, target):
@@ -99,8 +99,8 @@ def test_no_log_read_ahead_outside_the_deployments_scope(world, target):
     )
     sessions = AwsSessions()
     v = view(target, sessions, scope)
-    assert v.job_log_streams() is None
-    assert v.job_log_events() is None
+    assert v.job_log_streams() == {}
+    assert v.job_log_events() == {}
     assert sessions.stats.calls["logs:DescribeLogStreams"] == 0
 
 

@@ -134,10 +134,11 @@ def test_jobdef_exact_revision_by_name_colon_revision(aws):
     stub.assert_no_pending_responses()
 
 
-def test_jobdef_not_container(world):
-    world.client("batch").register_job_definition(
-        jobDefinitionName=JOBDEF,
+def test_jobdef_multi_node_is_not_failed_for_its_shape(aws, monkeypatch):
+    # The shape moto cannot hold (it drops nodeProperties): the documented answer instead.
+    answer = jobdef(
         type="multinode",
+        containerProperties=None,
         nodeProperties={
             "numNodes": 1,
             "mainNode": 0,
@@ -146,10 +147,11 @@ def test_jobdef_not_container(world):
             ],
         },
     )
+    del answer["containerProperties"]
+    patch_view(monkeypatch, job_definition=answer)
     res = check(PLAIN_TARGET, "JOBDEF_CHECK")
-    assert res.status is Status.FAIL
-    assert_explained(res)
-    assert res.detail == f"{JOBDEF}:1 has type=multinode, not container"
+    assert res.status is Status.OK
+    assert res.detail.startswith("revision=4 multi-node parallel; 1 nodes in 1 node ranges")
 
 
 def test_jobdef_without_image(aws, monkeypatch):
@@ -157,8 +159,8 @@ def test_jobdef_without_image(aws, monkeypatch):
     res = check(PLAIN_TARGET, "JOBDEF_CHECK")
     assert res.status is Status.FAIL
     assert_explained(res)
-    assert res.detail == f"{JOBDEF}:4 has no container image"
-    assert "containerProperties.image" in res.hints[0]
+    assert res.detail == f"{JOBDEF}:4: container has no image"
+    assert "an image for container" in res.hints[0]
 
 
 def test_jobdef_fargate_without_execution_role(world):
@@ -176,7 +178,10 @@ def test_jobdef_fargate_without_execution_role(world):
     res = check(PLAIN_TARGET, "JOBDEF_CHECK")
     assert res.status is Status.FAIL
     assert_explained(res)
-    assert res.detail.startswith(f"{JOBDEF}:1 runs on Fargate without an executionRoleArn")
+    assert res.detail == (
+        f"{JOBDEF}:1: the job runs on Fargate ECS without an executionRoleArn, so it cannot "
+        "write its awslogs"
+    )
     assert "AmazonECSTaskExecutionRolePolicy" in res.hints[0]
 
 
@@ -187,7 +192,7 @@ def test_jobdef_ec2_without_execution_role_is_fine(aws, monkeypatch):
     assert check(PLAIN_TARGET, "JOBDEF_CHECK").status is Status.OK
 
 
-def test_jobdef_log_driver_not_awslogs(world):
+def test_jobdef_log_driver_keeping_output_on_the_host_is_a_warning(world):
     register(
         world,
         containerProperties={
@@ -197,10 +202,37 @@ def test_jobdef_log_driver_not_awslogs(world):
         retryStrategy={"attempts": 3},
     )
     res = check(PLAIN_TARGET, "JOBDEF_CHECK")
-    assert res.status is Status.FAIL
+    assert res.status is Status.WARN
     assert_explained(res)
-    assert res.detail.startswith(f"{JOBDEF}:1 logs with logDriver=json-file")
-    assert "logDriver=awslogs" in res.hints[0]
+    assert "container logs with logDriver=json-file: its output stays on the instance" in (
+        res.detail
+    )
+    assert "Use awslogs" in res.hints[0]
+
+
+@pytest.mark.parametrize(
+    ("driver", "fargate", "said"),
+    [
+        ("none", False, "which Batch does not support"),
+        ("fluentd", True, "which Fargate does not support"),
+    ],
+)
+def test_jobdef_log_driver_that_cannot_run_is_a_fail(aws, monkeypatch, driver, fargate, said):
+    props = container(logConfiguration={"logDriver": driver})
+    extra = {"platformCapabilities": ["FARGATE"]} if fargate else {}
+    patch_view(monkeypatch, job_definition=jobdef(containerProperties=props, **extra))
+    res = check(PLAIN_TARGET, "JOBDEF_CHECK")
+    assert res.status is Status.FAIL
+    assert f"container logs with logDriver={driver}, {said}" in res.detail
+
+
+@pytest.mark.parametrize("driver", ["splunk", "awsfirelens", "fluentd", "gelf", "syslog"])
+def test_jobdef_log_driver_shipping_elsewhere_is_fine(aws, monkeypatch, driver):
+    props = container(logConfiguration={"logDriver": driver})
+    patch_view(monkeypatch, job_definition=jobdef(containerProperties=props))
+    res = check(PLAIN_TARGET, "JOBDEF_CHECK")
+    assert res.status is Status.OK
+    assert res.data["containers"][0]["log"] == driver
 
 
 def test_jobdef_default_log_config_means_awslogs_and_the_default_group(aws, monkeypatch):
@@ -221,8 +253,9 @@ def test_jobdef_without_container_properties_is_a_clear_fail(aws, monkeypatch, p
     res = check(PLAIN_TARGET, "JOBDEF_CHECK")
     assert res.status is Status.FAIL
     assert_explained(res)
-    assert (
-        res.detail == f"{JOBDEF}:4 has no containerProperties (ECS/EKS properties are not checked)"
+    assert res.detail == (
+        f"{JOBDEF}:4: no container: none of containerProperties, ecsProperties, "
+        "nodeProperties or eksProperties holds one"
     )
     assert "crash" not in res.data.get("error_kind", "")
 

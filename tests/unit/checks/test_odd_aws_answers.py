@@ -286,10 +286,15 @@ def status_and_detail(oddity: str, check: str) -> tuple[Status, str]:
             "job definition without containerProperties",
             "JOBDEF_CHECK",
             Status.FAIL,
-            "has no containerProperties",
+            "no container: none of containerProperties",
         ),
         ("job definition of unknown type", "JOBDEF_CHECK", Status.FAIL, "type=multinode"),
-        ("log configuration of unknown driver", "JOBDEF_CHECK", Status.FAIL, "logDriver=journald"),
+        (
+            "log configuration of unknown driver",
+            "JOBDEF_CHECK",
+            Status.WARN,
+            "logDriver=journald: its output stays on the instance",
+        ),
         ("log group without retention", "LOG_GROUP_CHECK", Status.WARN, "has no retention"),
         (
             "role without AssumeRolePolicyDocument",
