@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+from support.shapes import shapes_aws  # noqa: F401 - moto with every Batch shape
 
 from batch_health.demo import REGION, WorldBuilder
 

@@ -23,6 +23,11 @@ from pydantic import (
     model_validator,
 )
 
+from batch_health.domain.smoke import (
+    SCHEDULING_PRIORITY_MAX,
+    SCHEDULING_PRIORITY_MIN,
+    SHARE_IDENTIFIER_RE,
+)
 from batch_health.domain.sources import SourceError, parse_source
 from batch_health.validation import dotted, problems
 
@@ -58,6 +63,15 @@ class SmokeConfig(Strict):
     runnable_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 120
     timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
     poll_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # Fair-share queues only (never sent to a queue without a scheduling policy): the share
+    # and priority the job carries; unset, a share of the queue's policy and the lowest
+    # priority. Bounds are SubmitJob's (batch_health.domain.smoke).
+    share_identifier: Annotated[str, Field(pattern=SHARE_IDENTIFIER_RE)] | None = None
+    scheduling_priority: (
+        Annotated[int, Field(ge=SCHEDULING_PRIORITY_MIN, le=SCHEDULING_PRIORITY_MAX)] | None
+    ) = None
+    # A multi-node smoke job holds one instance per node: skip it above this many nodes.
+    max_nodes: Annotated[int, Field(ge=1)] = 2
 
 
 class Thresholds(Strict):

@@ -224,3 +224,68 @@ def monitor_behind_invoke(
 
     client.meta.events.register("before-call.lambda.Invoke", answer)
     return payloads
+
+
+# Array and multi-node jobs. AWS documents no complete event of a child or of such a parent,
+# so these are the documented FAILED event (job-failed) with the JobDetail fields AWS
+# documents for them: a child's ID `<parent>:<index>` and `arrayProperties.index`, the
+# parent's `arrayProperties.size`/`statusSummary`
+# (https://docs.aws.amazon.com/batch/latest/userguide/array_jobs.html,
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ArrayPropertiesDetail.html); a
+# node's ID `<parent>#<node>` and `nodeDetails`, the parent's `nodeProperties`
+# (https://docs.aws.amazon.com/batch/latest/APIReference/API_NodeDetails.html,
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_NodeProperties.html).
+def _child(event: dict[str, Any], suffix: str) -> dict[str, Any]:
+    d = event["detail"]
+    d["jobId"] += suffix
+    d["jobArn"] += suffix
+    event["resources"] = [d["jobArn"]]
+    event["id"] += suffix
+    stream = d["container"]["logStreamName"] + suffix.replace(":", "-").replace("#", "-")
+    d["container"]["logStreamName"] = d["attempts"][0]["container"]["logStreamName"] = stream
+    return event
+
+
+def _parent(event: dict[str, Any]) -> dict[str, Any]:
+    """A parent runs no container of its own: no attempt, no container reason."""
+    d = event["detail"]
+    d["attempts"] = []
+    for key in ("reason", "exitCode", "logStreamName"):
+        d["container"].pop(key, None)
+    d.pop("statusReason", None)
+    return event
+
+
+def array_child(n: int, index: int, **kw: Any) -> dict[str, Any]:
+    """Child `index` of array job number `n` failed (failed()'s keywords)."""
+    event = _child(failed(n, **kw), f":{index}")
+    event["detail"]["arrayProperties"] = {"index": index}
+    return event
+
+
+def array_parent(n: int, size: int, failed_children: int, **kw: Any) -> dict[str, Any]:
+    """Array job number `n` ended FAILED, its statusSummary counting its children."""
+    kw.setdefault("reason", "")
+    event = _parent(failed(n, **kw))
+    summary = {"SUCCEEDED": size - failed_children, "FAILED": failed_children}
+    event["detail"]["arrayProperties"] = {"size": size, "statusSummary": summary}
+    return event
+
+
+def node_failed(n: int, node: int, **kw: Any) -> dict[str, Any]:
+    """Node `node` of multi-node job number `n` failed (node 0 is the main node)."""
+    event = _child(failed(n, **kw), f"#{node}")
+    event["detail"]["nodeDetails"] = {"nodeIndex": node, "isMainNode": node == 0}
+    return event
+
+
+def multi_node_parent(n: int, nodes: int, **kw: Any) -> dict[str, Any]:
+    """Multi-node job number `n` ended FAILED."""
+    kw.setdefault("reason", "")
+    event = _parent(failed(n, **kw))
+    event["detail"]["nodeProperties"] = {
+        "numNodes": nodes,
+        "mainNode": 0,
+        "nodeRangeProperties": [{"targetNodes": "0:", "container": {"image": "mpi:latest"}}],
+    }
+    return event

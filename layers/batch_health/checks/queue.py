@@ -1,12 +1,52 @@
-"""QUEUE_CHECK: the job queue exists, is ENABLED and VALID, and has compute attached."""
+"""QUEUE_CHECK: the job queue exists, is ENABLED and VALID, and has compute attached.
+
+It also reports how the queue schedules, in its facts and its OK detail: FIFO, or fair-share
+under the scheduling policy `schedulingPolicyArn` names, and its `jobStateTimeLimitActions`
+(what Batch does to a job left at the head of the queue in RUNNABLE for `maxTimeSeconds`
+for a given reason). Field shapes: CreateJobQueue and JobStateTimeLimitAction,
+https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html
+https://docs.aws.amazon.com/batch/latest/APIReference/API_JobStateTimeLimitAction.html
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from batch_health.aws.errors import AWS_ERRORS
 from batch_health.checks.base import Check, CheckContext
+from batch_health.domain.arns import resource_name
 from batch_health.models import CheckResult
 
 TRANSIENT_STATUSES = {"CREATING", "UPDATING"}
+# JobStateTimeLimitAction.state: "The only supported value is RUNNABLE."
+TIME_LIMIT_STATE = "RUNNABLE"
+
+
+def time_limit_actions(queue: dict[str, Any]) -> list[dict[str, Any]]:
+    """The queue's jobStateTimeLimitActions as given (entries that are not objects dropped)."""
+    actions = queue.get("jobStateTimeLimitActions")
+    return [dict(a) for a in actions if isinstance(a, dict)] if isinstance(actions, list) else []
+
+
+def describe_time_limit_action(action: dict[str, Any]) -> str:
+    """`CANCEL after 600 s on MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT` (the state is said
+    only when it is not RUNNABLE, the one Batch supports)."""
+    state = action.get("state") or TIME_LIMIT_STATE
+    in_state = "" if state == TIME_LIMIT_STATE else f" in {state}"
+    return (
+        f"{action.get('action') or '?'} after {action.get('maxTimeSeconds', '?')} s{in_state} "
+        f"on {action.get('reason') or '?'}"
+    )
+
+
+def describe_scheduling(policy_arn: str, actions: list[dict[str, Any]]) -> str:
+    """What the OK detail adds: fair-share and its policy, and the time-limit actions."""
+    said = f"; fair-share (policy {resource_name(policy_arn)})" if policy_arn else ""
+    if actions:
+        said += "; jobStateTimeLimitActions: " + ", ".join(
+            describe_time_limit_action(a) for a in actions
+        )
+    return said
 
 
 class QueueCheck(Check):
@@ -45,6 +85,9 @@ class QueueCheck(Check):
             for e in queue.get("computeEnvironmentOrder") or []
             if isinstance(e, dict)
         ]
+        policy_arn = queue.get("schedulingPolicyArn")
+        policy_arn = policy_arn if isinstance(policy_arn, str) else ""
+        actions = time_limit_actions(queue)
         facts = {
             "state": state,
             "status": status,
@@ -52,6 +95,9 @@ class QueueCheck(Check):
             "jobQueueArn": queue.get("jobQueueArn", ""),
             "priority": queue.get("priority"),
             "computeEnvironmentOrder": order,
+            "schedulingPolicyArn": policy_arn,
+            "scheduling": "fair-share" if policy_arn else "FIFO",
+            "jobStateTimeLimitActions": actions,
         }
         if state != "ENABLED":
             return self.fail(
@@ -84,4 +130,8 @@ class QueueCheck(Check):
                 else f"Unexpected queue status {status!r}: inspect it in the Batch console"
             )
             return self.warn(f"job queue {name} status={status}", [hint], **facts)
-        return self.ok(f"state={state} status={status} jobQueueArn={facts['jobQueueArn']}", **facts)
+        return self.ok(
+            f"state={state} status={status} jobQueueArn={facts['jobQueueArn']}"
+            + describe_scheduling(policy_arn, actions),
+            **facts,
+        )

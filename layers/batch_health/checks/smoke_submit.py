@@ -1,8 +1,11 @@
 """SMOKE_SUBMIT_CHECK: a real test job is accepted, placed and started (opt-in).
 
-Every `Ref::NAME` in the command is resolved before anything is submitted (configured
-smoke parameters, then the job definition's defaults, then the built-in
-`job_id=health-smoke-<ts>`), so a missing parameter is named instead of failing the submit.
+Every `Ref::NAME` in every container's command is resolved before anything is submitted
+(configured smoke parameters, then the job definition's defaults, then the built-in
+`job_id=health-smoke-<ts>`), so a missing parameter is named, with its container, instead
+of failing the submit. On a fair-share queue the job carries a share identifier and the
+lowest scheduling priority (batch_health.domain.smoke); a multi-node job runs on the fewest
+nodes an override allows, and is skipped when that is more than smoke.max_nodes.
 The job is named and tagged so it can be found, polled within the run's time budget, and
 terminated when it cannot be placed or the budget runs out, so nothing is left behind.
 """
@@ -11,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,17 +21,18 @@ from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import Check, CheckContext
 from batch_health.checks.job_context import job_hint_context
 from batch_health.checks.smoke_pending import judge_stuck, submitted
-from batch_health.config import SmokeConfig, Target
-from batch_health.domain.job_definition import JobDefinitionView
+from batch_health.domain.arns import resource_name
+from batch_health.domain.job_definition import MULTI_NODE, JobDefinitionView
 from batch_health.domain.reason_hints import HintContext, reason_hint
 from batch_health.domain.smoke import (
-    BUILT_IN,
-    SMOKE_TAG,
-    TARGET_TAG,
-    referenced_parameters,
-    resolve_job_parameters,
+    NodeChoice,
+    ShareChoice,
+    choose_nodes,
+    choose_share,
+    quota_share_only,
     smoke_job_name,
 )
+from batch_health.domain.smoke_plan import SmokePlan, Watch
 from batch_health.domain.status_reasons import PLACEMENT, classify_job
 from batch_health.models import CheckResult, utc_now
 
@@ -37,90 +40,6 @@ from batch_health.models import CheckResult, utc_now
 MIN_BUDGET_S = 5.0
 # Kept back from the time budget for terminate_job.
 TERMINATE_RESERVE_S = 2.0
-
-
-@dataclass(frozen=True)
-class SmokePlan:
-    """The smoke job to submit: its request, and the facts the report shows."""
-
-    job_name: str
-    queue: str
-    job_definition_name: str
-    request: dict[str, Any]
-    facts: dict[str, Any]
-    unresolved: list[str]
-
-    @classmethod
-    def for_target(cls, target: Target, jd: JobDefinitionView, job_name: str) -> SmokePlan:
-        smoke = target.smoke
-        command = list(smoke.command or jd.command)
-        built_in = {"job_id": job_name} if smoke.default_job_id else {}
-        resolved, unresolved = resolve_job_parameters(
-            referenced_parameters(command), smoke.parameters, jd.parameters, built_in
-        )
-        job_definition = jd.arn or target.job_definition
-        # Configured values are sent even when unreferenced: the operator asked for them.
-        parameters = {**smoke.parameters}
-        parameters.update({n: p.value for n, p in resolved.items() if p.source == BUILT_IN})
-        tags = {SMOKE_TAG: "true", TARGET_TAG: target.name}
-        request: dict[str, Any] = {
-            "jobName": job_name,
-            "jobQueue": target.job_queue,
-            "jobDefinition": job_definition,
-            "parameters": parameters,
-            "tags": tags,
-        }
-        if smoke.command:
-            request["containerOverrides"] = {"command": list(smoke.command)}
-        facts: dict[str, Any] = {
-            "job_name": job_name,
-            "job_queue": target.job_queue,
-            "job_definition": job_definition,
-            "command": command,
-            "command_override": bool(smoke.command),
-            "parameters": {n: {"value": p.value, "source": p.source} for n, p in resolved.items()},
-            "tags": tags,
-        }
-        return cls(job_name, target.job_queue, target.job_definition, request, facts, unresolved)
-
-
-class Watch:
-    """How a submitted job has fared so far: its statuses, how long it waited, whether it
-    reached the goal (RUNNING, or SUCCEEDED when required) and how long it sat RUNNABLE."""
-
-    def __init__(self, started: float, smoke: SmokeConfig, time_left: float) -> None:
-        self.started = started
-        self.require_succeeded = smoke.require_succeeded
-        self.budget_limited = time_left < smoke.timeout_seconds
-        self.limit = max(0.0, min(float(smoke.timeout_seconds), time_left))
-        self.history: list[str] = []
-        self.waited = 0.0
-        self._runnable_since: float | None = None
-
-    @property
-    def goal(self) -> str:
-        return "SUCCEEDED" if self.require_succeeded else "RUNNING"
-
-    @property
-    def waited_s(self) -> float:
-        return round(self.waited, 1)
-
-    def saw(self, status: str, now: float) -> str:
-        if not self.history or self.history[-1] != status:
-            self.history.append(status)
-        self.waited = now - self.started
-        return status
-
-    def reached_goal(self, status: str) -> bool:
-        return status == "SUCCEEDED" or (status == "RUNNING" and not self.require_succeeded)
-
-    def runnable_for(self, status: str, now: float) -> float:
-        """Seconds in RUNNABLE so far (0 when not RUNNABLE)."""
-        if status != "RUNNABLE":
-            return 0.0
-        if self._runnable_since is None:
-            self._runnable_since = now
-        return now - self._runnable_since
 
 
 class SmokeSubmitCheck(Check):
@@ -134,7 +53,7 @@ class SmokeSubmitCheck(Check):
         "is classified, stuck RUNNABLE is terminated"
     )
     depends_on = ("QUEUE_CHECK", "JOBDEF_CHECK")
-    needs = ("job_definition", "job_queue")
+    needs = ("job_definition", "job_queue", "scheduling_policy")
     services = ("batch",)
     priority = 15
 
@@ -159,9 +78,16 @@ class SmokeSubmitCheck(Check):
                 f"job definition {jd_name} has no ACTIVE revision: nothing to submit",
                 [f"Register {jd_name} (see JOBDEF_CHECK)"],
             )
-        plan = SmokePlan.for_target(ctx.target, jd, smoke_job_name(self.now()))
+        nodes = self._nodes(jd)
+        share = self._share(ctx)
+        if isinstance(share, CheckResult):
+            return share
+        plan = SmokePlan.for_target(ctx.target, jd, smoke_job_name(self.now()), share, nodes)
         if plan.unresolved:
             return self._unresolved(jd, plan)
+        too_many = self._too_many_nodes(ctx, nodes)
+        if too_many:
+            return self.skip(too_many)
         remaining = ctx.remaining_s()
         if remaining < MIN_BUDGET_S:
             return self.skip(
@@ -202,7 +128,11 @@ class SmokeSubmitCheck(Check):
 
     def _unresolved(self, jd: JobDefinitionView, plan: SmokePlan) -> CheckResult:
         jd_name = plan.job_definition_name
-        refs = ", ".join(f"Ref::{n}" for n in plan.unresolved)
+        several = len(jd.containers) > 1
+        refs = ", ".join(
+            f"Ref::{n}" + (f" (in {', '.join(plan.unresolved_in[n])})" if several else "")
+            for n in plan.unresolved
+        )
         return self.fail(
             f"{jd.label(jd_name)}'s command uses {refs} but no value is configured and the job "
             "definition has no default: a submit would fail, so nothing was submitted",
@@ -213,7 +143,71 @@ class SmokeSubmitCheck(Check):
                 for n in plan.unresolved
             ],
             unresolved=plan.unresolved,
+            unresolved_in=plan.unresolved_in,
             **{k: v for k, v in plan.facts.items() if k != "tags"},
+        )
+
+    def _share(self, ctx: CheckContext) -> ShareChoice | CheckResult | None:
+        """The share and priority for a fair-share queue; None for a queue without a
+        scheduling policy (SubmitJob: don't send a share identifier there); a FAIL or SKIP
+        when the policy cannot be read, or names no share the job could take."""
+        smoke, queue_name = ctx.target.smoke, ctx.target.job_queue
+        try:
+            queue = ctx.aws.job_queue() or {}
+        except AWS_ERRORS as exc:
+            return self.aws_fail(
+                exc,
+                action="batch:DescribeJobQueues",
+                resource=queue_name,
+                what=f"job queue {queue_name}",
+            )
+        policy_arn = queue.get("schedulingPolicyArn")
+        if not isinstance(policy_arn, str) or not policy_arn:
+            return None
+        policy = None
+        if not smoke.share_identifier:
+            try:
+                policy = ctx.aws.scheduling_policy()
+            except AWS_ERRORS as exc:
+                failure = classify(exc)
+                return self.fail(
+                    f"job queue {queue_name} is fair-share (policy {resource_name(policy_arn)}) "
+                    f"and its scheduling policy could not be read: {failure.summary}; nothing "
+                    "was submitted",
+                    [
+                        failure.hint(
+                            action="batch:DescribeSchedulingPolicies", resource=policy_arn
+                        ),
+                        "Or set smoke.share_identifier in the target config, so the policy "
+                        "need not be read",
+                    ],
+                    error_kind=failure.kind.value,
+                    error_code=failure.code,
+                    scheduling_policy=policy_arn,
+                )
+            if quota_share_only(policy):
+                return self.skip(
+                    f"job queue {queue_name} has the quota-share scheduling policy "
+                    f"{resource_name(policy_arn)}: set smoke.share_identifier to the share "
+                    "the smoke job should use"
+                )
+        return choose_share(smoke.share_identifier, smoke.scheduling_priority, policy)
+
+    @staticmethod
+    def _nodes(jd: JobDefinitionView) -> NodeChoice | None:
+        if jd.shape != MULTI_NODE:
+            return None
+        ranges = [(r.first, r.open_end) for r in jd.node_ranges]
+        return choose_nodes(ranges, jd.main_node, jd.num_nodes, jd.on_fargate)
+
+    @staticmethod
+    def _too_many_nodes(ctx: CheckContext, nodes: NodeChoice | None) -> str | None:
+        limit = ctx.target.smoke.max_nodes
+        if nodes is None or nodes.num_nodes is None or nodes.num_nodes <= limit:
+            return None
+        return (
+            f"a smoke job would hold {nodes.num_nodes} instances ({nodes.why}), more than "
+            f"smoke.max_nodes={limit}: raise smoke.max_nodes to submit it"
         )
 
     def _no_job_id(self, ctx: CheckContext, plan: SmokePlan) -> CheckResult:
@@ -246,7 +240,7 @@ class SmokeSubmitCheck(Check):
                 return self.ok(
                     f"submitted {facts['job_name']} (jobId={job_id}) to {facts['job_queue']}: "
                     f"{status} after {watch.waited:.1f}s; parameters: "
-                    f"{self._describe_parameters(facts)}",
+                    f"{self._describe_parameters(facts)}{self._describe_placement(facts)}",
                     **facts,
                 )
             if status == "FAILED":
@@ -367,6 +361,19 @@ class SmokeSubmitCheck(Check):
             '--reason "health smoke"` (and grant the monitor batch:TerminateJob)'
         )
         return f"could not terminate it: {facts.get('terminate_error', '')}"
+
+    @staticmethod
+    def _describe_placement(facts: dict[str, Any]) -> str:
+        """The share and the nodes the job took, when it is fair-share or multi-node."""
+        said = ""
+        if "share_identifier" in facts:
+            said += (
+                f"; share {facts['share_identifier']} ({facts['share_source']}), scheduling "
+                f"priority {facts['scheduling_priority']} ({facts['scheduling_priority_source']})"
+            )
+        if facts.get("num_nodes") is not None:
+            said += f"; {facts['num_nodes']} nodes ({facts['num_nodes_source']})"
+        return said
 
     @staticmethod
     def _describe_parameters(facts: dict[str, Any]) -> str:

@@ -23,11 +23,18 @@ FAKE_ENV = {
 
 
 def start_emulator() -> tuple[Any, str]:
-    """A started moto server on 127.0.0.1 (free port) with Docker-less Batch, and its URL."""
+    """A started moto server on 127.0.0.1 (free port) with Docker-less Batch, and its URL.
+
+    The server runs in this process, so the Batch answer layer (`batch_shapes`) patched
+    into moto here serves its requests too: every job-definition shape, fair-share submits.
+    """
     import logging
 
     from moto.server import ThreadedMotoServer
 
+    from batch_health.demo import batch_shapes
+
+    batch_shapes.install()
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # no request log in the report
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

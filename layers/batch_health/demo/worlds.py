@@ -300,3 +300,18 @@ SCENARIOS: dict[str, Callable[[WorldBuilder, Path], World]] = {
     "healthy": build_healthy,
     "unresolved": build_unresolved,
 }
+
+# The shape worlds build on the helpers above, so they are imported once those exist.
+from batch_health.demo.shape_worlds import (  # noqa: E402
+    build_fair_share,
+    build_multi_container,
+    build_multi_node,
+)
+
+SCENARIOS.update(
+    {
+        "multi-container": build_multi_container,
+        "multi-node": build_multi_node,
+        "fair-share": build_fair_share,
+    }
+)

@@ -6,10 +6,26 @@ batch_cwe_events.html): "Batch Job State Change", whenever a submitted job chang
 finds a RUNNABLE job blocking its queue (`detail.statusReason` carries the blocked code).
 AWS owns the envelope and the detail and adds fields over time, so unknown fields are
 ignored; the fields read here are validated and a malformed event is named, not guessed at.
+
+Array and multi-node parallel jobs are families: one job a user submitted, run as children.
+An array job's children have the IDs `<parent>:<index>` and `arrayProperties.index`; the
+parent has `arrayProperties.size` and `statusSummary` (https://docs.aws.amazon.com/batch/
+latest/userguide/array_jobs.html, https://docs.aws.amazon.com/batch/latest/APIReference/
+API_ArrayPropertiesDetail.html). A multi-node job's nodes have the IDs `<parent>#<node>` and
+`nodeDetails` (`nodeIndex`, `isMainNode`); the parent has `nodeProperties.numNodes`
+(https://docs.aws.amazon.com/batch/latest/APIReference/API_NodeDetails.html,
+https://docs.aws.amazon.com/batch/latest/userguide/multi-node-parallel-jobs.html). ListJobs
+summaries say the same in `arrayProperties` and `nodeProperties` (NodePropertiesSummary:
+`nodeIndex`, `isMainNode`, `numNodes`; https://docs.aws.amazon.com/batch/latest/APIReference/
+API_JobSummary.html). Every child is a job that changes state, so each sends its own state
+change event, as the parent does.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -19,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from batch_health.domain.arns import arn_account, resource_name
 from batch_health.domain.reason_hints import HintContext
 from batch_health.domain.smoke import SMOKE_JOB_PREFIX, SMOKE_TAG
-from batch_health.domain.status_reasons import ClassifiedReason, classify_job
+from batch_health.domain.status_reasons import ClassifiedReason, ReasonClass, classify_job
 from batch_health.validation import dotted, problems
 
 JOB_STATE_CHANGE = "Batch Job State Change"
@@ -37,6 +53,61 @@ class EventKind(StrEnum):
     BLOCKED = "BLOCKED"  # a RUNNABLE job blocks its queue (the blocked code is classified)
     STARTED = "STARTED"  # a job is RUNNING (read for smoke jobs only)
     OTHER = "OTHER"  # any other state change: nothing to do
+
+
+class FamilyKind(StrEnum):
+    ARRAY = "array"
+    MULTI_NODE = "multi-node"
+
+
+@dataclass(frozen=True)
+class JobFamily:
+    """Where a job stands in an array or multi-node job: the parent itself, or one child."""
+
+    parent_id: str
+    kind: FamilyKind
+    child_index: int | None = None  # None: the parent itself
+    size: int | None = None  # the number of children, when the job says
+    failed_children: int | None = None  # the parent's statusSummary FAILED, when given
+
+    @property
+    def is_child(self) -> bool:
+        return self.child_index is not None
+
+    @property
+    def children(self) -> str:
+        """What the children are called, in the plural."""
+        return "children" if self.kind is FamilyKind.ARRAY else "nodes"
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def job_family(job: Mapping[str, Any]) -> JobFamily | None:
+    """The family of a job description, summary or event detail; None for a plain job."""
+    job_id = str(job.get("jobId") or "")
+    array = job.get("arrayProperties") or {}
+    nodes = job.get("nodeProperties") or {}
+    node = job.get("nodeDetails") or {}
+    if not isinstance(array, Mapping) or not isinstance(nodes, Mapping):
+        return None
+    node_index = _int(node.get("nodeIndex")) if isinstance(node, Mapping) else None
+    if node_index is None:
+        node_index = _int(nodes.get("nodeIndex"))
+    num_nodes = _int(nodes.get("numNodes"))
+    if _int(array.get("index")) is not None:
+        parent = job_id.rpartition(":")[0] or job_id
+        return JobFamily(parent, FamilyKind.ARRAY, _int(array.get("index")))
+    if node_index is not None and "#" in job_id:
+        return JobFamily(job_id.partition("#")[0], FamilyKind.MULTI_NODE, node_index, num_nodes)
+    if _int(array.get("size")) is not None:
+        summary = array.get("statusSummary") or {}
+        failed = _int(summary.get("FAILED")) if isinstance(summary, Mapping) else None
+        return JobFamily(job_id, FamilyKind.ARRAY, None, _int(array.get("size")), failed)
+    if num_nodes is not None:
+        return JobFamily(job_id, FamilyKind.MULTI_NODE, None, num_nodes)
+    return None
 
 
 class JobDetail(BaseModel):
@@ -57,6 +128,9 @@ class JobDetail(BaseModel):
     attempts: list[dict[str, Any]] = Field(default_factory=list)
     container: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
+    arrayProperties: dict[str, Any] = Field(default_factory=dict)
+    nodeProperties: dict[str, Any] = Field(default_factory=dict)
+    nodeDetails: dict[str, Any] = Field(default_factory=dict)
 
 
 class BatchEvent(BaseModel):
@@ -86,11 +160,32 @@ class BatchEvent(BaseModel):
         }.get(self.detail.status, EventKind.OTHER)
 
     @property
+    def family(self) -> JobFamily | None:
+        return job_family(self.detail.model_dump())
+
+    @property
     def key(self) -> str:
         """What a count counts once: the job, in what it announced (a job fails once; a
         blocked job counts once however often its block is announced), unique across
-        accounts. A redelivered event has the same key."""
+        accounts. A redelivered event has the same key. A failed child counts as its
+        parent: the parent's own event and all its children's share one key."""
+        family = self.family if self.kind is EventKind.FAILED else None
+        job_id = family.parent_id if family else self.detail.jobId
+        return f"{self.queue_account}:{job_id}:{self.kind.value}"
+
+    @property
+    def child_key(self) -> str:
+        """A failed child's own key (its reason is counted once); "" for any other event."""
+        family = self.family
+        if self.kind is not EventKind.FAILED or family is None or not family.is_child:
+            return ""
         return f"{self.queue_account}:{self.detail.jobId}:{self.kind.value}"
+
+    @property
+    def family_key(self) -> str:
+        """The parent's key (unique across accounts); "" for a plain job."""
+        family = self.family
+        return f"{self.queue_account}:{family.parent_id}" if family else ""
 
     @property
     def queue_name(self) -> str:
@@ -164,3 +259,14 @@ def parse_batch_event(body: Any) -> BatchEvent:
             "not a Batch job event: "
             + "; ".join(problems(exc, lambda loc: dotted(loc) or "event", unknown=""))
         ) from None
+
+
+def family_class(events: Sequence[BatchEvent]) -> ReasonClass:
+    """A family's class from some of its failed events: its children's most common class
+    (ties by name), else the parent's own."""
+    kinds = Counter(
+        e.reason().kind for e in events if (family := e.family) is not None and family.is_child
+    )
+    if kinds:
+        return min(kinds, key=lambda k: (-kinds[k], k.name))
+    return events[0].reason().kind

@@ -4,17 +4,26 @@ A failed job counts under JOB_FAILURES_CHECK, a blocked queue under RUNNABLE_BAC
 each with the class of its reason; one incident per (target, check, class). Its key in the
 incident table, the newest job it shows, the events of one batch that fall under it, and
 the incident as the table holds it. The table itself: batch_health.notify.job_incidents.
+
+An array or multi-node job is one job, however many of its children fail: its parent's
+event and its children's count the parent once, under one class (the family's, chosen once,
+see batch_health.runtime.batch_events), and each failed child's reason is counted on the
+family's own item, so the message can say "3 of 8 nodes failed: 2 out of memory, ...".
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from batch_health.domain.batch_events import FamilyKind
 from batch_health.domain.reason_hints import OWNING_CHECK, RESOLVED_BY_OWNER
 from batch_health.domain.status_reasons import ClassifiedReason, ReasonClass
+from batch_health.limits import DYNAMODB_TRANSACTION_MAX_ITEMS
 from batch_health.models import iso
 from batch_health.notify.incidents import FAIL, OK
 from batch_health.notify.messages import (
@@ -37,6 +46,11 @@ def incident_key(target: str, check: str, kind: ReasonClass) -> str:
 
 def index_key(target: str) -> str:
     return f"{target}#events"
+
+
+def family_item_key(family_key: str) -> str:
+    """The family's item: its class, size and the counts of its children's reasons."""
+    return f"family#{family_key}"
 
 
 def parse_incident_key(pk: str) -> tuple[str, str, ReasonClass] | None:
@@ -100,6 +114,65 @@ class JobExample:
         return tuple(links)
 
 
+@dataclass(frozen=True)
+class FamilyNote:
+    """What one batch's events say about a family, written with its counts."""
+
+    kind: FamilyKind
+    size: int | None = None
+    failed_children: int | None = None  # the parent's statusSummary
+
+    def merged(self, other: FamilyNote) -> FamilyNote:
+        return FamilyNote(
+            self.kind,
+            other.size if other.size is not None else self.size,
+            max(self.failed_children or 0, other.failed_children or 0) or None,
+        )
+
+
+@dataclass(frozen=True)
+class FamilyTally:
+    """A family as its item holds it: how many children failed, and why."""
+
+    kind: FamilyKind
+    size: int | None = None
+    failed_children: int | None = None  # the parent's statusSummary
+    reasons: tuple[tuple[ReasonClass, int], ...] = ()  # the counted children, most first
+
+    def describe(self) -> str:
+        """ "3 of 8 nodes failed: 2 out of memory, 1 application exit code" ("" if nothing
+        is known yet)."""
+        counted = sum(n for _, n in self.reasons)
+        failed = max(counted, self.failed_children or 0)
+        if not failed:
+            return ""
+        word = "children" if self.kind is FamilyKind.ARRAY else "nodes"
+        if failed == 1:
+            word = "child" if self.kind is FamilyKind.ARRAY else "node"
+        of = f" of {self.size}" if self.size else ""
+        why = ", ".join(f"{n} {kind.value}" for kind, n in self.reasons)
+        return f"{failed}{of} {word} failed" + (f": {why}" if why else "")
+
+
+def tally_from_item(item: dict[str, Any]) -> FamilyTally | None:
+    try:
+        kind = FamilyKind(item.get("kind", {}).get("S", ""))
+    except ValueError:
+        return None
+
+    def number(key: str) -> int | None:
+        value = item.get(key, {}).get("N")
+        return int(value) if value is not None else None
+
+    reasons = [
+        (ReasonClass[name.removeprefix("c_")], int(value["N"]))
+        for name, value in item.items()
+        if name.startswith("c_") and name.removeprefix("c_") in ReasonClass.__members__
+    ]
+    reasons.sort(key=lambda r: (-r[1], r[0].name))
+    return FamilyTally(kind, number("size"), number("summary_failed"), tuple(reasons))
+
+
 @dataclass
 class JobGroup:
     """The events of one batch that fall under one incident."""
@@ -110,20 +183,42 @@ class JobGroup:
     reason: ClassifiedReason  # the newest event's
     example: JobExample  # the newest event's job
     first_at: datetime  # the oldest event's time
-    event_keys: list[str] = field(default_factory=list)
+    event_keys: list[str] = field(default_factory=list)  # each counts one job
     message_ids: set[str] = field(default_factory=set)
+    # A failed child's key -> its family's key and its own reason's class.
+    children: dict[str, tuple[str, ReasonClass]] = field(default_factory=dict)
+    families: dict[str, FamilyNote] = field(default_factory=dict)
+    example_family: str = ""  # the newest job's family key, when it has one
 
     @property
     def pk(self) -> str:
         return incident_key(self.target, self.check, self.reason.kind)
 
-    def add(self, key: str, message_id: str, reason: ClassifiedReason, example: JobExample) -> None:
+    def add(
+        self,
+        key: str,
+        message_id: str,
+        reason: ClassifiedReason,
+        example: JobExample,
+        family: tuple[str, FamilyNote] | None = None,
+    ) -> None:
         self.event_keys.append(key)
         self.message_ids.add(message_id)
         at = example.at or self.first_at
         self.first_at = min(self.first_at, at)
         if self.example.at is None or at >= self.example.at:
-            self.example, self.reason = example, reason
+            self.example = example
+            self.example_family = family[0] if family else ""
+            # A family's child of another class is counted here, but the incident's
+            # reason stays one of its own class.
+            if reason.kind is self.reason.kind:
+                self.reason = reason
+        if family:
+            known = self.families.get(family[0])
+            self.families[family[0]] = known.merged(family[1]) if known else family[1]
+
+    def add_child(self, child_key: str, family_key: str, kind: ReasonClass) -> None:
+        self.children[child_key] = (family_key, kind)
 
 
 @dataclass(frozen=True)
@@ -166,6 +261,48 @@ def incident_from_item(pk: str, item: dict[str, Any]) -> JobIncident:
         newest_at=datetime.fromtimestamp(int(newest) / 1000, UTC) if newest else None,
         example=JobExample.from_json(example) if example else None,
     )
+
+
+def claimed_class(item: Mapping[str, Any]) -> ReasonClass | None:
+    """The class a family's item holds, if any."""
+    return ReasonClass.__members__.get(item.get("class", {}).get("S", ""))
+
+
+def family_of_key(group: JobGroup, key: str) -> str:
+    """The family a marker key adds to ("" for a plain job's)."""
+    if key in group.children:
+        return group.children[key][0]
+    family = key.rpartition(":")[0]
+    return family if family in group.families else ""
+
+
+def families_touched(group: JobGroup, keys: Sequence[str]) -> dict[str, Counter[ReasonClass]]:
+    """The families these keys add to, with the classes of their failed children."""
+    touched: dict[str, Counter[ReasonClass]] = {}
+    for key in keys:
+        family = family_of_key(group, key)
+        if family:
+            kinds = touched.setdefault(family, Counter())
+            if key in group.children:
+                kinds[group.children[key][1]] += 1
+    return touched
+
+
+def count_chunks(group: JobGroup, keys: Sequence[str]) -> list[list[str]]:
+    """The keys in transactions: each marker, the incident and every family it adds to
+    within TransactWriteItems' limit."""
+    chunks: list[list[str]] = []
+    chunk: list[str] = []
+    families: set[str] = set()
+    for key in keys:
+        family = family_of_key(group, key)
+        grown = families | {family} if family else families
+        if chunk and len(chunk) + 1 + 1 + len(grown) > DYNAMODB_TRANSACTION_MAX_ITEMS:
+            chunks.append(chunk)
+            chunk, grown = [], {family} if family else set()
+        chunk.append(key)
+        families = grown
+    return [*chunks, chunk] if chunk else chunks
 
 
 def quote_reason(reason: ClassifiedReason) -> str:

@@ -9,10 +9,15 @@ says what one is made of):
 - `<target>#events`: `open`, the keys of the target's open incidents, so a later success
   or a passing scheduled check finds what to resolve with one read.
 - `event#<account>:<id>`: an event that was counted (expires after SEEN_TTL).
+- `family#<account>:<parent>`: an array or multi-node job: `class` (the incident its events
+  are counted under, claimed once), `kind`, `size`, `summary_failed` (the parent's
+  statusSummary), `failed` and `c_<CLASS>` (its failed children, by their reasons' class).
 
 Each event is counted once however often EventBridge or SQS deliver it: up to 99 markers
 and the count go in one TransactWriteItems, each marker conditional on not existing. A
-marker that exists is a repeat: it is left out and the rest written again. A transaction
+marker that exists is a repeat: it is left out and the rest written again. A family's
+events all carry the parent's marker (counted once, one job) and each failed child its own
+too, whose reason is added to the family's item in the same transaction. A transaction
 that does not commit counts nothing (its events are retried by the caller), so the count is
 exact. Opening, reminding and resolving are conditional on the `version` read, as for the
 checks' incidents: of two functions that saw the same transition, one publishes.
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,15 +36,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batch_health.aws.dynamodb import batch_get_items, conditional_write, error_code, get_item
 from batch_health.aws.errors import AWS_ERRORS, classify
-from batch_health.limits import DYNAMODB_BATCH_GET_MAX_KEYS, DYNAMODB_TRANSACTION_MAX_ITEMS
+from batch_health.domain.status_reasons import ReasonClass
+from batch_health.limits import DYNAMODB_BATCH_GET_MAX_KEYS
 from batch_health.models import iso
 from batch_health.notify.incidents import FAIL, OK, STATE_TTL, StateUnavailable
 from batch_health.notify.job_groups import (
+    FamilyTally,
     JobGroup,
     JobIncident,
+    claimed_class,
+    count_chunks,
+    families_touched,
+    family_item_key,
     incident_from_item,
     index_key,
     parse_incident_key,
+    tally_from_item,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,19 +77,16 @@ class JobIncidentStore:
     # ---- counting -------------------------------------------------------------------
 
     def count(self, group: JobGroup, now: datetime) -> int:
-        """Count the group's events not counted before; returns how many were new."""
-        keys = list(dict.fromkeys(group.event_keys))
-        size = DYNAMODB_TRANSACTION_MAX_ITEMS - 1  # and the incident's own update
-        return sum(
-            self._count_chunk(group, keys[i : i + size], now) for i in range(0, len(keys), size)
-        )
+        """Count the group's events not counted before; returns how many jobs were new."""
+        keys = list(dict.fromkeys([*group.event_keys, *group.children]))
+        return sum(self._count_chunk(group, chunk, now) for chunk in count_chunks(group, keys))
 
     def _count_chunk(self, group: JobGroup, keys: list[str], now: datetime) -> int:
         conflicts = 0
         while keys:
             try:
                 self._client.transact_write_items(TransactItems=self._count_items(group, keys, now))
-                return len(keys)
+                return sum(1 for k in keys if k not in group.children)
             except ClientError as exc:
                 error = error_code(exc)
                 reasons = exc.response.get("CancellationReasons") or []
@@ -111,6 +120,7 @@ class JobIncidentStore:
             }
             for key in keys
         ]
+        jobs = sum(1 for k in keys if k not in group.children)
         update = {
             "Update": {
                 "TableName": self.table_name,
@@ -121,14 +131,113 @@ class JobIncidentStore:
                 ),
                 "ExpressionAttributeNames": {"#state": "state"},
                 "ExpressionAttributeValues": {
-                    ":n": {"N": str(len(keys))},
+                    ":n": {"N": str(jobs)},
                     ":one": {"N": "1"},
                     ":ok": {"S": OK},
                     ":expires": {"N": str(int((now + STATE_TTL).timestamp()))},
                 },
             }
         }
-        return [*marks, update]
+        families = [
+            self._family_update(group, fk, kinds, now)
+            for fk, kinds in families_touched(group, keys).items()
+        ]
+        return [*marks, update, *families]
+
+    def _family_update(
+        self, group: JobGroup, family_key: str, kinds: Mapping[ReasonClass, int], now: datetime
+    ) -> dict[str, Any]:
+        note = group.families[family_key]
+        names = {"#kind": "kind", "#failed": "failed"}
+        values: dict[str, Any] = {
+            ":kind": {"S": note.kind.value},
+            ":failed": {"N": str(sum(kinds.values()))},
+            ":expires": {"N": str(int((now + SEEN_TTL).timestamp()))},
+        }
+        adds = ["#failed :failed"]
+        for i, (kind, n) in enumerate(sorted(kinds.items())):
+            names[f"#c{i}"], values[f":c{i}"] = f"c_{kind.name}", {"N": str(n)}
+            adds.append(f"#c{i} :c{i}")
+        sets = ["#kind = :kind", "expires_at = :expires"]
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": {"pk": {"S": family_item_key(family_key)}},
+                "UpdateExpression": f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    # ---- families -----------------------------------------------------------------------
+    def note_families(self, group: JobGroup) -> None:
+        """The families' sizes and statusSummary: facts a repeat says again, so written
+        outside the count (even when every event was counted before)."""
+        for family_key, note in group.families.items():
+            names, values, sets = {"#kind": "kind"}, {":kind": {"S": note.kind.value}}, []
+            for name, value in (("size", note.size), ("summary_failed", note.failed_children)):
+                if value is not None:
+                    names[f"#{name}"], values[f":{name}"] = name, {"N": str(value)}
+                    sets.append(f"#{name} = :{name}")
+            if not sets:
+                continue  # nothing to note
+            try:
+                self._client.update_item(
+                    TableName=self.table_name,
+                    Key={"pk": {"S": family_item_key(family_key)}},
+                    UpdateExpression="SET #kind = :kind, " + ", ".join(sets),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+            except AWS_ERRORS as exc:
+                raise StateUnavailable(f"write {family_key}: {classify(exc).summary}") from exc
+
+    def claim_families(
+        self, proposals: Mapping[str, ReasonClass], now: datetime
+    ) -> dict[str, ReasonClass]:
+        """Each family's class: the one claimed before, else this proposal, claimed now (of
+        two functions proposing at once, the first write wins and the other reads it)."""
+        found: dict[str, ReasonClass] = {}
+        pks = [family_item_key(fk) for fk in proposals]
+        for i in range(0, len(pks), DYNAMODB_BATCH_GET_MAX_KEYS):
+            chunk = pks[i : i + DYNAMODB_BATCH_GET_MAX_KEYS]
+            for item in batch_get_items(
+                self._client, self.table_name, chunk, StateUnavailable, self._sleep
+            ):
+                kind = claimed_class(item)
+                if kind is not None:
+                    found[item["pk"]["S"].removeprefix("family#")] = kind
+        expires = {"N": str(int((now + SEEN_TTL).timestamp()))}
+        for fk, proposed in proposals.items():
+            if fk in found:
+                continue
+            pk = family_item_key(fk)
+            won = self._claim(pk, proposed, expires)
+            winner = proposed if won else claimed_class(self._item(pk))
+            if winner is None:
+                raise StateUnavailable(f"read {pk}: no class after a lost claim")
+            found[fk] = winner
+        return found
+
+    def _claim(self, pk: str, proposed: ReasonClass, expires: dict[str, str]) -> bool:
+        return conditional_write(
+            lambda: self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": pk}},
+                UpdateExpression="SET #class = :class, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(#class)",
+                ExpressionAttributeNames={"#class": "class"},
+                ExpressionAttributeValues={":class": {"S": proposed.name}, ":expires": expires},
+            ),
+            pk,
+            StateUnavailable,
+        )
+
+    def load_family(self, family_key: str) -> FamilyTally | None:
+        return tally_from_item(self._item(family_item_key(family_key)))
+
+    def _item(self, pk: str) -> dict[str, Any]:
+        return get_item(self._client, self.table_name, pk, StateUnavailable) or {}
 
     def note_newest(self, group: JobGroup) -> None:
         """Keep the newest job as the incident's example (an older one changes nothing)."""

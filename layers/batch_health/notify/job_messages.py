@@ -17,6 +17,7 @@ from batch_health.notify.incidents import (
 )
 from batch_health.notify.job_groups import (
     RUNNABLE_BACKLOG_CHECK,
+    FamilyTally,
     JobGroup,
     JobIncident,
     parse_incident_key,
@@ -40,18 +41,24 @@ def incident_message(
     now: datetime,
     *,
     confirmation: str = "",
+    family: FamilyTally | None = None,
 ) -> Notification:
-    """FAIL (an incident opened) or REMINDER (it goes on) for the events of `group`."""
+    """FAIL (an incident opened) or REMINDER (it goes on) for the events of `group`;
+    `family`: the newest job's children, when it is an array or multi-node job."""
     example = group.example
     since = incident.since or group.first_at
     newest = f"{example.job_name or example.job_id} ({example.job_id})"
     if example.at is not None:
         newest += f" at {iso(example.at)}"
     queue = example.queue.rsplit("/", 1)[-1]
+    children = family.describe() if family else ""
+    if family and children:
+        kind = "Array job" if family.kind.value == "array" else "Multi-node job"
+        children = f" {kind} {example.job_name or example.job_id}: {children}."
     detail = (
         f"{plural(incident.jobs, 'job')} {_what(group.check)}: "
-        f"{group.reason.describe(DETAIL_MAX // 2)}. Queue {queue}, since {iso(since)}; "
-        f"newest: {newest}"
+        f"{group.reason.describe(DETAIL_MAX // 2)}.{children} Queue {queue}, "
+        f"since {iso(since)}; newest: {newest}"
     )
     return Notification(
         event=event,

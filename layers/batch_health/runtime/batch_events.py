@@ -8,12 +8,19 @@ over in batches (at most MaximumConcurrency at once). For each batch:
    it to the dead-letter queue; nothing is dropped).
 2. Route each event to its target (account, region and queue; the job definition decides
    between targets sharing a queue). Events of queues no target names are left out.
-3. Group failures and blocks by (target, check, reason class); count each group exactly
+3. Fold array and multi-node jobs into their parents: a failed child and the parent's own
+   FAILED event are one job. The first of a family's events to be read (in this batch or an
+   earlier one, in any order) claims the family's class in the incident table: its failed
+   children's most common class, else the parent's own. Every later event of the family,
+   whatever its own reason, is counted under that class, so one incident results; each
+   failed child's reason is counted on the family (batch_health.notify.job_groups). A
+   child's success or start is left to its parent's event.
+4. Group failures and blocks by (target, check, reason class); count each group exactly
    (batch_health.notify.job_incidents); open the incident (FAIL) the first time, with the
    check that owns the cause run for that target at once, or remind when due.
-4. A job that succeeded resolves its target's incidents whose newest failure is older than
+5. A job that succeeded resolves its target's incidents whose newest failure is older than
    the quiet period. A smoke job's own event gives SMOKE_SUBMIT_CHECK its result.
-5. Emit `JobFailures` (and `JobsBlocked`) by Target and ReasonClass.
+6. Emit `JobFailures` (and `JobsBlocked`) by Target and ReasonClass.
 
 Messages whose group could not be counted or announced are returned as
 `batchItemFailures`: SQS delivers them again, and the count stays exact because counted
@@ -35,15 +42,18 @@ from batch_health.domain.batch_events import (
     BatchEvent,
     EventKind,
     InvalidBatchEvent,
+    family_class,
     parse_batch_event,
 )
 from batch_health.domain.reason_hints import OWNING_CHECK, HintContext
-from batch_health.domain.status_reasons import ClassifiedReason
+from batch_health.domain.status_reasons import ClassifiedReason, ReasonClass
 from batch_health.models import utc_now
 from batch_health.notify.incidents import NotifyOutcome, StateUnavailable, publish_notification
 from batch_health.notify.job_groups import (
     JOB_FAILURES_CHECK,
     RUNNABLE_BACKLOG_CHECK,
+    FamilyNote,
+    FamilyTally,
     JobExample,
     JobGroup,
     quote_reason,
@@ -108,9 +118,12 @@ class TargetRouter:
 
 
 def example_of(event: BatchEvent, reason: ClassifiedReason, target: Target) -> JobExample:
+    """The job an incident shows: a child's parent (it is what was counted), with the
+    child's own log stream and reason."""
     d = event.detail
+    family = event.family if event.kind is EventKind.FAILED else None
     return JobExample(
-        job_id=d.jobId,
+        job_id=family.parent_id if family else d.jobId,
         job_name=d.jobName,
         region=event.region,
         queue=d.jobQueue,
@@ -129,12 +142,18 @@ class Sorted:
     contexts: dict[str, HintContext] = field(default_factory=dict)
     successes: dict[str, tuple[datetime, BatchEvent]] = field(default_factory=dict)
     smoke: list[tuple[Received, Target]] = field(default_factory=list)
+    # A family's key -> its failed jobs' events, filed once the family's class is known.
+    families: dict[str, list[tuple[Received, Target]]] = field(default_factory=dict)
     ignored: int = 0
 
     def add(self, item: Received, target: Target) -> None:
         event = item.event
         if event.is_smoke:
             self.smoke.append((item, target))
+            return
+        family = event.family
+        if family and family.is_child and event.kind is not EventKind.FAILED:
+            self.ignored += 1  # the parent's own event says how the job ended
             return
         if event.kind is EventKind.SUCCEEDED:
             newest = self.successes.get(target.name)
@@ -144,12 +163,27 @@ class Sorted:
         if event.kind not in (EventKind.FAILED, EventKind.BLOCKED):
             self.ignored += 1
             return
+        if family and event.kind is EventKind.FAILED:
+            self.families.setdefault(event.family_key, []).append((item, target))
+            return
+        self.file(item, target)
+
+    def file(self, item: Received, target: Target, kind: ReasonClass | None = None) -> None:
+        """Into its group: a family's event under the family's class `kind`."""
+        event = item.event
         check = RUNNABLE_BACKLOG_CHECK if event.kind is EventKind.BLOCKED else JOB_FAILURES_CHECK
         reason = event.reason()
+        filed = reason if kind is None or reason.kind is kind else ClassifiedReason(kind, "")
         example = example_of(event, reason, target)
-        group = JobGroup(target.name, event.region, check, reason, example, event.occurred_at)
+        group = JobGroup(target.name, event.region, check, filed, example, event.occurred_at)
         group = self.groups.setdefault(group.pk, group)
-        group.add(event.key, item.message_id, reason, example)
+        family = event.family if kind is not None else None
+        note = None
+        if family is not None:
+            note = (event.family_key, FamilyNote(family.kind, family.size, family.failed_children))
+            if family.is_child:
+                group.add_child(event.child_key, event.family_key, reason.kind)
+        group.add(event.key, item.message_id, reason, example, note)
         if group.example is example:
             names = event.hint_context(target.job_definition, target.log_group or "")
             self.contexts[group.pk] = names
@@ -181,11 +215,38 @@ class EventRun:
         minutes = self.settings.remind_after_minutes
         return timedelta(minutes=minutes) if minutes else None
 
+    def place_families(self, batch: Sorted) -> None:
+        """File each family's events under the family's class (claimed once, see above)."""
+        if not batch.families:
+            return
+        proposals = {
+            fk: family_class([i.event for i, _ in items]) for fk, items in batch.families.items()
+        }
+        try:
+            classes = self.store.claim_families(proposals, self.now)
+        except StateUnavailable as exc:
+            ids = {item.message_id for items in batch.families.values() for item, _ in items}
+            self._lost(ids, str(exc))
+            return
+        for fk, items in batch.families.items():
+            for item, target in items:
+                batch.file(item, target, classes[fk])
+
+    def _family(self, group: JobGroup) -> FamilyTally | None:
+        if not group.example_family:
+            return None
+        try:
+            return self.store.load_family(group.example_family)
+        except StateUnavailable as exc:  # the message goes out without the children's tally
+            self.outcome.failures.append(str(exc))
+            return None
+
     def group(self, group: JobGroup, context: HintContext) -> None:
         try:
             # The newest failure first: a success being resolved meanwhile sees it, and
             # does not end the incident these jobs belong to.
             self.store.note_newest(group)
+            self.store.note_families(group)
             self.counted[group.pk] = self.store.count(group, self.now)
             event, before, after = self.store.open_or_remind(group, self.now, self.remind_after)
         except StateUnavailable as exc:
@@ -195,7 +256,15 @@ class EventRun:
             return
         kind = Event.FAIL if event == "FAIL" else Event.REMINDER
         confirmation = self._confirmation(group) if kind is Event.FAIL else ""
-        message = incident_message(kind, group, after, context, self.now, confirmation=confirmation)
+        message = incident_message(
+            kind,
+            group,
+            after,
+            context,
+            self.now,
+            confirmation=confirmation,
+            family=self._family(group),
+        )
         if not publish_notification(self.rt.sessions, self.topic, message, self.outcome):
             try:
                 self.store.revert(before, after)
@@ -261,6 +330,7 @@ def handle(
         else:
             batch.add(item, target)
     run = EventRun(settings, rt, confirm, now or utc_now())
+    run.place_families(batch)
     for pk, group in batch.groups.items():
         run.group(group, batch.contexts[pk])
     for name, (at, success) in batch.successes.items():

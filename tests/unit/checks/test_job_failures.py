@@ -109,3 +109,93 @@ def test_a_queue_without_failures_does_not_list_its_succeeded_jobs(queue_target,
     result = check(queue_target, "JOB_FAILURES_CHECK")
     assert result.status is Status.OK
     assert "FAILED" in asked and "SUCCEEDED" not in asked
+
+
+# Array and multi-node jobs. ListJobs on a queue lists the jobs, and a parent's children only
+# when asked by arrayJobId or multiNodeJobId
+# (https://docs.aws.amazon.com/batch/latest/APIReference/API_ListJobs.html); a parent's
+# summary carries arrayProperties (size, statusSummary) or nodeProperties (numNodes)
+# (https://docs.aws.amazon.com/batch/latest/APIReference/API_JobSummary.html); DescribeJobs
+# of a child's ID `<parent>:<index>` or `<parent>#<node>` gives its own reason
+# (https://docs.aws.amazon.com/batch/latest/APIReference/API_DescribeJobs.html).
+OOM = "OutOfMemoryError: Container killed due to memory usage"
+EXITED = "Essential container in task exited"
+
+
+def described_as(monkeypatch, children: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
+    calls: list[tuple[str, ...]] = []
+
+    def describe_jobs(self, job_ids):
+        calls.append(job_ids)
+        return [{"jobId": i, **children[i]} for i in job_ids if i in children]
+
+    monkeypatch.setattr(TargetView, "describe_jobs", describe_jobs)
+    return calls
+
+
+def failed_child(job_id: str, reason: str, exit_code: int, **fields: Any) -> dict[str, Any]:
+    container = {"reason": reason, "exitCode": exit_code} if reason else {"exitCode": exit_code}
+    return {"status": "FAILED", "statusReason": EXITED, "container": container, **fields}
+
+
+def test_an_array_job_counts_once_with_its_childrens_reasons(queue_target, monkeypatch):
+    summary = {"size": 8, "statusSummary": {"SUCCEEDED": 5, "FAILED": 3}}
+    listed(
+        monkeypatch,
+        FAILED=[finished("arr", 10, name="render", arrayProperties=summary)],
+        SUCCEEDED=[finished("s1", 5)],
+    )
+    calls = described_as(
+        monkeypatch,
+        {
+            "arr:2": failed_child("", OOM, 137, arrayProperties={"index": 2}),
+            "arr:5": failed_child("", OOM, 137, arrayProperties={"index": 5}),
+            "arr:7": failed_child("", "", 1, arrayProperties={"index": 7}),
+            "arr:0": {"status": "SUCCEEDED", "arrayProperties": {"index": 0}},
+        },
+    )
+    result = check(queue_target, "JOB_FAILURES_CHECK")
+    assert result.data["failed"] == 1  # one job, not three children
+    assert result.detail.startswith(f"1 FAILED of 2 finished job(s) in {QUEUE}")
+    assert (
+        "out of memory x1 (e.g. render: array job, 3 of 8 children failed: "
+        "2 out of memory, 1 application exit code" in result.detail
+    )
+    assert result.data["by_class"]["out of memory"]["count"] == 1
+    assert len(calls) == 1 and "arr:7" in calls[0]  # one DescribeJobs, within its 100 IDs
+
+
+def test_a_multi_node_job_counts_once_and_listed_nodes_fold_into_it(queue_target, monkeypatch):
+    nodes = [
+        finished(f"mpi#{i}", 10, nodeProperties={"nodeIndex": i, "isMainNode": i == 0}, **r)
+        for i, r in (
+            (0, {"statusReason": EXITED, "container": {"exitCode": 1, "reason": "x"}}),
+            (3, {"statusReason": OOM}),
+            (6, {"statusReason": OOM}),
+        )
+    ]
+    parent = finished("mpi", 10, name="train", nodeProperties={"numNodes": 8})
+    listed(monkeypatch, FAILED=[parent, *nodes], SUCCEEDED=[])
+    described_as(monkeypatch, {})
+    result = check(queue_target, "JOB_FAILURES_CHECK")
+    assert result.data["failed"] == 1
+    assert "multi-node job, 3 of 8 nodes failed: 2 out of memory, 1 application exit code" in (
+        result.detail
+    )
+
+
+def test_plain_failures_beside_a_family_are_each_one_job(queue_target, monkeypatch):
+    summary = {"size": 4, "statusSummary": {"FAILED": 4}}
+    listed(
+        monkeypatch,
+        FAILED=[
+            finished("arr", 10, arrayProperties=summary, statusReason=PULL),
+            finished("f1", 12, statusReason=PULL),
+            finished("f2", 14, statusReason=PULL),
+        ],
+        SUCCEEDED=[],
+    )
+    described_as(monkeypatch, {})
+    result = check(queue_target, "JOB_FAILURES_CHECK")
+    assert result.data["failed"] == 3
+    assert result.data["by_class"]["image or tag not found"]["count"] == 3

@@ -1,5 +1,7 @@
 """QUEUE_CHECK: missing, disabled, INVALID, UPDATING or without compute environment; access
-denied and throttling named with the permission or the cause."""
+denied and throttling named with the permission or the cause; FIFO or fair-share (its
+scheduling policy) and its jobStateTimeLimitActions, from the shapes corpus's queues
+(tests/data/batch_shapes.json, each entry with its public source)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from support.checks import (
     run,
     stubbed,
 )
+from support.shapes_data import answer
 
 from batch_health.aws.sessions import AwsSessions
 from batch_health.demo import QUEUE, REGION, WorldBuilder, build_seed
@@ -143,3 +146,79 @@ def test_queue_throttled_after_retries_is_named(aws, monkeypatch):
     assert res.status is Status.FAIL
     assert res.data["error_kind"] == "throttled"
     assert "throttled" in res.hints[0]
+
+
+# --- how the queue schedules (CreateJobQueue: schedulingPolicyArn, jobStateTimeLimitActions)
+
+
+def test_a_fifo_queue_says_nothing_more(aws, monkeypatch):
+    patch_view(monkeypatch, job_queue=answer("job_queues", "botocore-highpriority"))
+    res = check(PLAIN_TARGET, "QUEUE_CHECK")
+    assert res.status is Status.OK
+    assert res.detail == (
+        "state=ENABLED status=VALID "
+        "jobQueueArn=arn:aws:batch:us-east-1:012345678910:job-queue/HighPriority"
+    )
+    assert (res.data["scheduling"], res.data["schedulingPolicyArn"]) == ("FIFO", "")
+    assert res.data["jobStateTimeLimitActions"] == []
+
+
+def test_a_fair_share_queue_names_its_policy(aws, monkeypatch):
+    queue_answer = answer("job_queues", "tf-fair-share-queue")
+    patch_view(monkeypatch, job_queue=queue_answer)
+    res = check(PLAIN_TARGET, "QUEUE_CHECK")
+    assert res.status is Status.OK
+    assert res.detail.endswith("; fair-share (policy tf-acc-test-8675309-sp1)")
+    assert res.data["scheduling"] == "fair-share"
+    assert res.data["schedulingPolicyArn"] == queue_answer["schedulingPolicyArn"]
+
+
+def test_job_state_time_limit_actions_are_reported(aws, monkeypatch):
+    queue_answer = answer("job_queues", "cdk-job-state-time-limit-actions")
+    patch_view(monkeypatch, job_queue=queue_answer)
+    res = check(PLAIN_TARGET, "QUEUE_CHECK")
+    assert res.status is Status.OK
+    assert res.detail.endswith(
+        "; jobStateTimeLimitActions: "
+        "CANCEL after 600 s on CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY, "
+        "CANCEL after 600 s on MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE, "
+        "CANCEL after 600 s on MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
+    )
+    assert res.data["jobStateTimeLimitActions"] == queue_answer["jobStateTimeLimitActions"]
+
+
+def test_odd_time_limit_actions_are_reported_not_crashed(aws, monkeypatch):
+    odd = [None, {"action": "CANCEL"}, {"state": "STARTING", "maxTimeSeconds": 900, "reason": "r"}]
+    patch_view(monkeypatch, job_queue=queue(jobStateTimeLimitActions=odd, schedulingPolicyArn=7))
+    res = check(PLAIN_TARGET, "QUEUE_CHECK")
+    assert res.status is Status.OK
+    assert res.detail.endswith(
+        "; jobStateTimeLimitActions: CANCEL after ? s on ?, ? after 900 s in STARTING on r"
+    )
+    assert res.data["scheduling"] == "FIFO"
+
+
+def test_a_fair_share_queue_from_the_emulator(world):
+    batch = world.client("batch")
+    policy = answer("scheduling_policies", "tf-jq-fairshare-policy-a1")
+    arn = batch.create_scheduling_policy(
+        name=policy["name"], fairsharePolicy=policy["fairsharePolicy"]
+    )["arn"]
+    role = world.client("iam").create_role(RoleName="svc", AssumeRolePolicyDocument="{}")
+    ce = batch.create_compute_environment(
+        computeEnvironmentName="fair-ce",
+        type="UNMANAGED",
+        state="ENABLED",
+        serviceRole=role["Role"]["Arn"],
+    )
+    batch.create_job_queue(
+        jobQueueName=QUEUE,
+        state="ENABLED",
+        priority=1,
+        schedulingPolicyArn=arn,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
+    )
+    res = check(PLAIN_TARGET, "QUEUE_CHECK")
+    assert res.status is Status.OK
+    assert res.detail.endswith(f"; fair-share (policy {policy['name']})")
+    assert res.data["schedulingPolicyArn"] == arn
