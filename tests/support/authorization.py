@@ -31,6 +31,12 @@ Sources (AWS Service Authorization Reference, "Actions, resources, and condition
   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html);
   BatchGetItem on each table it reads. Secrets Manager GetSecretValue on the secret.
 - Lambda: Invoke is authorized as lambda:InvokeFunction on the function's ARN.
+- ECS: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
+  ListContainerInstances on the cluster; DescribeContainerInstances on each container-instance
+  (condition key ecs:cluster).
+- Secrets Manager DescribeSecret on the secret; SSM DescribeParameters has no resource type;
+  KMS DescribeKey on the key (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html).
+- Batch DescribeSchedulingPolicies, like every Describe*, takes no resource.
 Every request also carries aws:RequestedRegion (a global condition key).
 """
 
@@ -176,6 +182,31 @@ def _batch_get(req: Request, known: Knowledge) -> list[Authorization]:
     ]
 
 
+def _describe_key(req: Request, known: Knowledge) -> list[Authorization]:
+    # Authorized on the key an ID, ARN or alias resolves to (the answer's KeyMetadata.Arn).
+    key = req.response.get("KeyMetadata", {}).get("Arn") or req.params["KeyId"]
+    if not key.startswith("arn:"):
+        key = arn(req, "kms", f"key/{key}")
+    return [Authorization("kms:DescribeKey", key)]
+
+
+def ecs_cluster_arn(req: Request, cluster: str) -> str:
+    return cluster if cluster.startswith("arn:") else arn(req, "ecs", f"cluster/{cluster}")
+
+
+def _describe_container_instances(req: Request, known: Knowledge) -> list[Authorization]:
+    cluster = ecs_cluster_arn(req, req.params["cluster"])
+    name = cluster.rsplit("/", 1)[-1]
+    return [
+        Authorization(
+            "ecs:DescribeContainerInstances",
+            i if i.startswith("arn:") else arn(req, "ecs", f"container-instance/{name}/{i}"),
+            {"ecs:cluster": cluster},
+        )
+        for i in req.params["containerInstances"]
+    ]
+
+
 def _invoke(req: Request, known: Knowledge) -> list[Authorization]:
     name = req.params["FunctionName"]
     function = name if name.startswith("arn:") else arn(req, "lambda", f"function:{name}")
@@ -234,6 +265,16 @@ AUTHORIZATIONS: dict[str, Callable[[Request, Knowledge], list[Authorization]]] =
     "secretsmanager:GetSecretValue": _on(
         "secretsmanager:GetSecretValue", lambda req: req.params["SecretId"]
     ),
+    "secretsmanager:DescribeSecret": _on(
+        "secretsmanager:DescribeSecret", lambda req: req.params["SecretId"]
+    ),
+    "ssm:DescribeParameters": _no_resource("ssm:DescribeParameters"),
+    "kms:DescribeKey": _describe_key,
+    "batch:DescribeSchedulingPolicies": _no_resource("batch:DescribeSchedulingPolicies"),
+    "ecs:ListContainerInstances": _on(
+        "ecs:ListContainerInstances", lambda req: ecs_cluster_arn(req, req.params["cluster"])
+    ),
+    "ecs:DescribeContainerInstances": _describe_container_instances,
 }
 
 

@@ -204,6 +204,9 @@ def settings_for(target: dict[str, Any], **env: str) -> MonitorSettings:
 @pytest.fixture
 def fresh_runtime() -> Iterator[None]:
     monitor.reset_runtime()
+    # The Metrics object is shared by the process: what an earlier test added and did not
+    # flush would be printed with this run's metrics.
+    metrics.clear_metrics()
     yield
     monitor.reset_runtime()
 

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from batch_health.aws.ecs_reads import EcsReads
 from batch_health.aws.iam_reads import IamReads
 from batch_health.aws.log_reads import NEWEST_LOG_STREAMS, LogReads
 from batch_health.aws.lookups import AccountLookups, chunks
@@ -69,7 +70,7 @@ class Inventory:
         return TargetView(target, self.account(target), self.scope)
 
 
-class TargetView(IamReads, LogReads):
+class TargetView(IamReads, LogReads, EcsReads):
     """What the checks of one target read; every method is cached per run."""
 
     # --- identity -------------------------------------------------------------------

@@ -1,4 +1,13 @@
-"""CE_CHECK: every compute environment behind the queue can run jobs."""
+"""CE_CHECK: every compute environment behind the queue can run jobs.
+
+Managed environments (EC2, SPOT, FARGATE, FARGATE_SPOT; ECS or EKS orchestration) are judged
+by their state, status and vCPU bounds. Batch does not scale an UNMANAGED environment: it
+runs jobs only on the container instances registered to the ECS cluster Batch made for it
+(https://docs.aws.amazon.com/batch/latest/userguide/create-compute-environment-unmanaged.html),
+so those are read: none registered is a FAIL (nothing can run), an instance whose agent is
+disconnected a WARN (ECS places no task on it: `agentConnected`,
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerInstance.html).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +37,10 @@ def _ce_facts(entry: dict[str, Any], ce: dict[str, Any] | None) -> dict[str, Any
         "statusReason": ce.get("statusReason") or "",
         "type": ce.get("type") or "UNKNOWN",
         "resourceType": resources.get("type", ""),
+        "orchestration": ce.get("containerOrchestrationType")
+        or ("EKS" if ce.get("eksConfiguration") else "ECS"),
+        "ecsClusterArn": ce.get("ecsClusterArn") or "",
+        "eksClusterArn": (ce.get("eksConfiguration") or {}).get("eksClusterArn", ""),
         "minvCpus": resources.get("minvCpus"),
         "maxvCpus": resources.get("maxvCpus"),
         "desiredvCpus": resources.get("desiredvCpus"),
@@ -40,7 +53,8 @@ class CeCheck(Check):
     step_title = "CE"
     title = "Compute environments can run jobs"
     verifies = (
-        "Each CE attached to the queue is ENABLED/VALID and MANAGED; warns on maxvCpus=0 or "
+        "Each CE attached to the queue (EC2, Spot, Fargate, EKS) is ENABLED/VALID; an UNMANAGED "
+        "CE has connected container instances in its ECS cluster; warns on maxvCpus=0 or "
         "desiredvCpus > maxvCpus"
     )
     depends_on = ("QUEUE_CHECK",)
@@ -82,17 +96,82 @@ class CeCheck(Check):
         findings = Findings()
         for facts in ces:
             judge_compute_environment(facts, ctx.aws.region, findings, queue_name)
-        summary = "; ".join(
-            f"CE {f['ce']} state={f.get('state')} status={f.get('status')} "
-            f"type={f.get('type')} maxvCpus={f.get('maxvCpus')}"
-            for f in ces
-            if f["found"]
-        )
+            if facts.get("type") == "UNMANAGED":
+                self._judge_instances(ctx, facts, findings)
+        summary = "; ".join(describe_ce(f) for f in ces if f["found"])
         if findings.failures:
             return self.fail("; ".join(findings.failures), findings.hints, compute_environments=ces)
         if findings.warnings:
             return self.warn("; ".join(findings.warnings), findings.hints, compute_environments=ces)
         return self.ok(summary, compute_environments=ces)
+
+    @staticmethod
+    def _judge_instances(ctx: CheckContext, f: dict[str, Any], out: Findings) -> None:
+        cluster = f.get("ecsClusterArn") or ""
+        if not cluster:
+            out.warn(
+                f"CE {f['ce']} is UNMANAGED and names no ECS cluster yet",
+                f"Describe CE {f['ce']} again once it is VALID: Batch creates its cluster",
+            )
+            return
+        try:
+            instances = ctx.aws.container_instances(cluster)
+        except AWS_ERRORS as exc:
+            out.warn(
+                f"CE {f['ce']} is UNMANAGED and its cluster's container instances could not be "
+                f"read: {exc}",
+                f"Allow the monitor ecs:ListContainerInstances and "
+                f"ecs:DescribeContainerInstances on {cluster}",
+            )
+            return
+        judge_container_instances(f, instances, out)
+
+
+def describe_ce(f: dict[str, Any]) -> str:
+    said = f"CE {f['ce']} state={f.get('state')} status={f.get('status')} type={f.get('type')}"
+    if f.get("type") == "UNMANAGED":
+        return said + f" instances={f.get('connected', 0)}/{f.get('registered', 0)} connected"
+    kind = f.get("resourceType") or ""
+    if f.get("orchestration") == "EKS":
+        kind = f"{kind} on EKS".strip()
+    return said + (f" ({kind})" if kind else "") + f" maxvCpus={f.get('maxvCpus')}"
+
+
+def judge_container_instances(
+    f: dict[str, Any], instances: list[dict[str, Any]], out: Findings
+) -> None:
+    """An UNMANAGED CE's container instances: none registered (FAIL), some with a
+    disconnected agent (WARN, naming them)."""
+    name = f["ce"]
+    cluster = str(f.get("ecsClusterArn") or "").rsplit("/", 1)[-1]
+    active = [i for i in instances if i.get("status") == "ACTIVE"]
+    connected = [i for i in active if i.get("agentConnected") is True]
+    disconnected = [i for i in active if i.get("agentConnected") is not True]
+    f.update(
+        registered=len(instances),
+        connected=len(connected),
+        disconnected=[
+            str(i.get("ec2InstanceId") or i.get("containerInstanceArn")) for i in disconnected
+        ],
+    )
+    if not active:
+        draining = len(instances)
+        out.fail(
+            f"CE {name} is UNMANAGED and its ECS cluster {cluster} has no ACTIVE container "
+            f"instance{f' ({draining} draining)' if draining else ''}: no job can run",
+            f"Launch instances with the ECS agent and ECS_CLUSTER={cluster} in "
+            "/etc/ecs/ecs.config (an ECS-optimized AMI), or attach a managed CE to the queue",
+        )
+        return
+    if disconnected:
+        ids = ", ".join(f["disconnected"])
+        lost = "every" if not connected else f"{len(disconnected)} of {len(active)}"
+        out.warn(
+            f"CE {name} is UNMANAGED and {lost} container instance(s) of cluster {cluster} "
+            f"has its ECS agent disconnected ({ids}): no job is placed on them",
+            f"Check the ECS agent on {ids} (`sudo systemctl status ecs`, its log "
+            "/var/log/ecs/ecs-agent.log) and the instances' route to the ECS endpoint",
+        )
 
 
 @dataclass
@@ -130,12 +209,8 @@ def judge_compute_environment(
         )
     if f["status"] != "VALID":
         judge_status(f, HintContext(region=region or "", job_queue=job_queue), out)
-    if f["type"] == "UNMANAGED":
-        out.warn(
-            f"CE {name} is UNMANAGED (Batch does not scale it)",
-            f"Make sure instances are registered to CE {name}'s ECS cluster",
-        )
-    judge_capacity(f, out)
+    if f["type"] != "UNMANAGED":  # an UNMANAGED CE has no computeResources
+        judge_capacity(f, out)
 
 
 def judge_status(f: dict[str, Any], context: HintContext, out: Findings) -> None:

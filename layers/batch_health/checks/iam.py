@@ -23,6 +23,7 @@ from batch_health.domain.arns import role_name_from_arn
 from batch_health.domain.execution_role import ExecutionRoleNeeds
 from batch_health.domain.iam_policy import trusted_services
 from batch_health.domain.job_definition import JobDefinitionView, NamedRole
+from batch_health.domain.job_problems import execution_role_problems
 from batch_health.models import CheckResult
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
@@ -101,6 +102,14 @@ class IamCheck(Check):
         if verdict.unsure:
             return self.warn("; ".join(verdict.unsure), verdict.unsure_hints, **verdict.facts)
         without = [t for t in jd.tasks if not t.execution_role_arn]
+        # A task that needs one (secrets; on Fargate, ECR and awslogs) cannot start without it.
+        missing = [
+            p for t in without for p in execution_role_problems(t, name, fargate=jd.on_fargate)
+        ]
+        if missing:
+            return self.fail(
+                "; ".join(p.detail for p in missing), [p.hint for p in missing], **verdict.facts
+            )
         if without:
             return self._without_execution_role(name, [t.label for t in without], verdict)
         return self.ok(self._granted(jd, needs, verdict), **verdict.facts)

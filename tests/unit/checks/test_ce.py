@@ -1,6 +1,6 @@
 """CE_CHECK: each compute environment of the queue: disabled, INVALID with its reason, unable
-to scale (maxvCpus 0, desired above max, unmanaged), updating or missing; and what it names
-when the queue itself is missing or unreadable."""
+to scale (maxvCpus 0, desired above max, an unmanaged one without instances), updating or
+missing; and what it names when the queue itself is missing or unreadable."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def patch_ces(monkeypatch: pytest.MonkeyPatch, *ces: dict[str, Any] | str) -> No
 def test_ce_ok_on_the_seed_world(seed_world):
     res = check(seed_world, "CE_CHECK")
     assert res.status is Status.OK
-    assert res.detail == f"CE {CE} state=ENABLED status=VALID type=MANAGED maxvCpus=32"
+    assert res.detail == f"CE {CE} state=ENABLED status=VALID type=MANAGED (EC2) maxvCpus=32"
 
 
 def test_ce_disabled(seed_world):
@@ -150,7 +150,7 @@ def test_ce_desired_above_max_is_a_warning(aws, monkeypatch):
     assert res.detail == f"CE {CE} desiredvCpus=64 > maxvCpus=16"
 
 
-def test_ce_unmanaged_is_a_warning(world):
+def test_ce_unmanaged_without_instances_fails(world):
     service_role = world.role("academy-batch-service-role")
     batch = world.client("batch")
     arn = batch.create_compute_environment(
@@ -165,10 +165,17 @@ def test_ce_unmanaged_is_a_warning(world):
         priority=1,
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": arn}],
     )
+    cluster = batch.describe_compute_environments(computeEnvironments=[arn])["computeEnvironments"][
+        0
+    ]["ecsClusterArn"].rsplit("/", 1)[-1]
     res = check(PLAIN_TARGET, "CE_CHECK")
-    assert res.status is Status.WARN
+    assert res.status is Status.FAIL
     assert_explained(res)
-    assert res.detail == "CE academy-unmanaged is UNMANAGED (Batch does not scale it)"
+    assert res.detail == (
+        f"CE academy-unmanaged is UNMANAGED and its ECS cluster {cluster} has no ACTIVE "
+        "container instance: no job can run"
+    )
+    assert f"ECS_CLUSTER={cluster}" in res.hints[0]
 
 
 def test_ce_being_updated_is_a_warning(aws, monkeypatch):

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from support.shape_world import REGISTERED_FIELDS
 from support.shapes_data import answer, ids
 
 from batch_health.demo import REGION, WorldBuilder, batch_shapes, start_emulator
@@ -17,19 +18,7 @@ from batch_health.demo.batch_shapes import (
 )
 
 # What a RegisterJobDefinition request carries, of a documented DescribeJobDefinitions answer.
-REQUEST_FIELDS = (
-    "jobDefinitionName",
-    "type",
-    "parameters",
-    "containerProperties",
-    "ecsProperties",
-    "nodeProperties",
-    "eksProperties",
-    "platformCapabilities",
-    "retryStrategy",
-    "timeout",
-    "schedulingPriority",
-)
+REQUEST_FIELDS = REGISTERED_FIELDS
 # Fields moto fills with defaults (containerProperties.command, eks containers' env, ...):
 # compared as "holds at least what was registered".
 CONTAINS_FIELDS = ("containerProperties", "eksProperties")

@@ -48,6 +48,8 @@ WILDCARD_ALLOWED = {
     "batch:DescribeJobs": BATCH_DESCRIBE,
     "batch:ListJobs": "batch:ListJobs supports no resource-level permissions",
     "sts:GetCallerIdentity": "the call has no resource",
+    "batch:DescribeSchedulingPolicies": BATCH_DESCRIBE,
+    "ssm:DescribeParameters": "ssm:DescribeParameters has no resource type",
 }
 # AWS managed policies SAM attaches to every function role it creates, and why they stay.
 MANAGED_ALLOWED = {

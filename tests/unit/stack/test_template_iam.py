@@ -19,6 +19,8 @@ WILDCARD_ALLOWED = {
     "batch:DescribeJobDefinitions": "Batch has no resource-level permissions for Describe*",
     "batch:DescribeJobs": "Batch has no resource-level permissions for Describe*",
     "batch:ListJobs": "Batch has no resource-level permissions for ListJobs",
+    "batch:DescribeSchedulingPolicies": "Batch has no resource-level permissions for Describe*",
+    "ssm:DescribeParameters": "DescribeParameters has no resource type",
     "sts:GetCallerIdentity": "the call has no resource",
 }
 # Policies where "*" is not a wildcard over resources: in a KMS key policy, "*" is the key.
@@ -145,7 +147,7 @@ def test_secret_is_readable_only_by_the_notifier():
         for name, res in RESOURCES.items()
         if not res["Type"].startswith("AWS::CloudWatch::")
         and re.search(
-            r"AWSSecretsManagerGetSecretValuePolicy|secretsmanager:(GetSecretValue|\*)",
+            r'AWSSecretsManagerGetSecretValuePolicy|"secretsmanager:(GetSecretValue|\*)"',
             json.dumps(res.get("Properties", {})),
         )
     ]
