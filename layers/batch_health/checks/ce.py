@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from batch_health.aws.errors import AWS_ERRORS
+from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import Check, CheckContext
 from batch_health.domain.reason_hints import HintContext, reason_hint
 from batch_health.domain.status_reasons import classify_ce_reason
@@ -119,7 +119,7 @@ class CeCheck(Check):
         except AWS_ERRORS as exc:
             out.warn(
                 f"CE {f['ce']} is UNMANAGED and its cluster's container instances could not be "
-                f"read: {exc}",
+                f"read: {classify(exc).summary}",
                 f"Allow the monitor ecs:ListContainerInstances and "
                 f"ecs:DescribeContainerInstances on {cluster}",
             )
@@ -155,10 +155,10 @@ def judge_container_instances(
         ],
     )
     if not active:
-        draining = len(instances)
+        others = ", ".join(sorted({str(i.get("status") or "?") for i in instances}))
         out.fail(
             f"CE {name} is UNMANAGED and its ECS cluster {cluster} has no ACTIVE container "
-            f"instance{f' ({draining} draining)' if draining else ''}: no job can run",
+            f"instance{f' ({len(instances)} {others})' if instances else ''}: no job can run",
             f"Launch instances with the ECS agent and ECS_CLUSTER={cluster} in "
             "/etc/ecs/ecs.config (an ECS-optimized AMI), or attach a managed CE to the queue",
         )

@@ -161,3 +161,14 @@ def test_healthy_managed_environments_of_every_type_are_ok(aws, monkeypatch, ce_
     assert res.status is Status.OK, res.detail
     assert res.detail.endswith(said)
     assert calls == []  # a managed environment's instances are Batch's to launch
+
+
+def test_unmanaged_with_only_draining_instances_fails_saying_so(unmanaged):
+    cluster, register = unmanaged
+    register()
+    world_ecs = ecs_backends[ACCOUNT][REGION].container_instances[cluster.rsplit("/", 1)[-1]]
+    for instance in world_ecs.values():
+        instance.status = "DRAINING"  # as UpdateContainerInstancesState leaves it
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert "has no ACTIVE container instance (1 DRAINING): no job can run" in res.detail
