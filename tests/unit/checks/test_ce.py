@@ -1,6 +1,6 @@
 """CE_CHECK: each compute environment of the queue: disabled, INVALID with its reason, unable
-to scale (maxvCpus 0, desired above max, an unmanaged one without instances), updating or
-missing; and what it names when the queue itself is missing or unreadable."""
+to scale (maxvCpus 0, desired above max), updating or missing (UNMANAGED ones:
+test_ce_types.py); and what it names when the queue itself is missing or unreadable."""
 
 from __future__ import annotations
 
@@ -148,34 +148,6 @@ def test_ce_desired_above_max_is_a_warning(aws, monkeypatch):
     assert res.status is Status.WARN
     assert_explained(res)
     assert res.detail == f"CE {CE} desiredvCpus=64 > maxvCpus=16"
-
-
-def test_ce_unmanaged_without_instances_fails(world):
-    service_role = world.role("academy-batch-service-role")
-    batch = world.client("batch")
-    arn = batch.create_compute_environment(
-        computeEnvironmentName="academy-unmanaged",
-        type="UNMANAGED",
-        state="ENABLED",
-        serviceRole=service_role,
-    )["computeEnvironmentArn"]
-    batch.create_job_queue(
-        jobQueueName=QUEUE,
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": arn}],
-    )
-    cluster = batch.describe_compute_environments(computeEnvironments=[arn])["computeEnvironments"][
-        0
-    ]["ecsClusterArn"].rsplit("/", 1)[-1]
-    res = check(PLAIN_TARGET, "CE_CHECK")
-    assert res.status is Status.FAIL
-    assert_explained(res)
-    assert res.detail == (
-        f"CE academy-unmanaged is UNMANAGED and its ECS cluster {cluster} has no ACTIVE "
-        "container instance: no job can run"
-    )
-    assert f"ECS_CLUSTER={cluster}" in res.hints[0]
 
 
 def test_ce_being_updated_is_a_warning(aws, monkeypatch):

@@ -67,6 +67,19 @@ def disconnect(cluster: str, ec2_instance_id: str) -> None:
             instance.agent_connected = False
 
 
+def test_unmanaged_without_instances_fails(unmanaged):
+    cluster, _ = unmanaged
+    name = cluster.rsplit("/", 1)[-1]
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.FAIL
+    assert_explained(res)
+    assert res.detail == (
+        f"CE {UNMANAGED} is UNMANAGED and its ECS cluster {name} has no ACTIVE container "
+        "instance: no job can run"
+    )
+    assert f"ECS_CLUSTER={name}" in res.hints[0]
+
+
 def test_unmanaged_with_connected_instances_is_ok(unmanaged):
     _, register = unmanaged
     register()
