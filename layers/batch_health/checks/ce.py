@@ -117,11 +117,14 @@ class CeCheck(Check):
         try:
             instances = ctx.aws.container_instances(cluster)
         except AWS_ERRORS as exc:
+            failure = classify(exc)
             out.warn(
                 f"CE {f['ce']} is UNMANAGED and its cluster's container instances could not be "
-                f"read: {classify(exc).summary}",
-                f"Allow the monitor ecs:ListContainerInstances and "
-                f"ecs:DescribeContainerInstances on {cluster}",
+                f"read: {failure.summary}",
+                failure.hint(
+                    action="ecs:ListContainerInstances and ecs:DescribeContainerInstances",
+                    resource=cluster,
+                ),
             )
             return
         judge_container_instances(f, instances, out)

@@ -121,9 +121,22 @@ def test_unmanaged_whose_instances_cannot_be_read_names_the_actions(unmanaged, m
     assert res.status is Status.WARN
     assert "its cluster's container instances could not be read" in res.detail
     assert res.hints == [
-        "Allow the monitor ecs:ListContainerInstances and ecs:DescribeContainerInstances on "
-        + cluster
+        "Grant the monitor's identity `ecs:ListContainerInstances and "
+        f"ecs:DescribeContainerInstances` on {cluster} (the call was denied: "
+        "AccessDeniedException)"
     ]
+
+
+def test_unmanaged_whose_instance_read_is_throttled_is_not_called_a_permission(
+    unmanaged, monkeypatch
+):
+    patch_view(
+        monkeypatch,
+        container_instances=client_error("ThrottlingException", "ListContainerInstances"),
+    )
+    res = check(PLAIN_TARGET, "CE_CHECK")
+    assert res.status is Status.WARN
+    assert "Grant" not in res.hints[0]
 
 
 def test_the_corpus_unmanaged_environment_is_read_through_its_own_cluster(aws, monkeypatch):
