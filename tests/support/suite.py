@@ -25,9 +25,9 @@ def run_target(target: dict[str, Any], **options: Any) -> Report:
     return run_targets([target], **options).reports[0]
 
 
-def light_queue(world: WorldBuilder) -> None:
+def light_queue(world: WorldBuilder, scheduling_policy_arn: str = "") -> None:
     """The queue on an UNMANAGED CE: all a submit or a job listing needs, without the
-    emulator's EC2 setup."""
+    emulator's EC2 setup; fair-share under `scheduling_policy_arn` when one is given."""
     role = world.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")
     batch = world.client("batch")
     ce = batch.create_compute_environment(
@@ -36,9 +36,11 @@ def light_queue(world: WorldBuilder) -> None:
         state="ENABLED",
         serviceRole=role["Role"]["Arn"],
     )
+    fair_share = {"schedulingPolicyArn": scheduling_policy_arn} if scheduling_policy_arn else {}
     batch.create_job_queue(
         jobQueueName=QUEUE,
         state="ENABLED",
         priority=1,
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
+        **fair_share,
     )

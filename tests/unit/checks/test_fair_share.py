@@ -17,7 +17,7 @@ from support.checks import client_error, patch_view
 from support.shapes_data import answer, entry
 from support.suite import light_queue, run_target
 
-from batch_health.demo import CE, JOBDEF, QUEUE, WORKER_COMMAND, WorldBuilder
+from batch_health.demo import JOBDEF, QUEUE, WORKER_COMMAND, WorldBuilder
 from batch_health.models import CheckResult, Status
 
 TARGET = {"name": "academy-video", "job_queue": QUEUE, "job_definition": JOBDEF}
@@ -35,20 +35,7 @@ def fair_share_queue(world: WorldBuilder, policy_id: str, **changes: Any) -> str
     fairshare = {**policy["fairsharePolicy"], **changes}
     batch = world.client("batch")
     arn = batch.create_scheduling_policy(name=policy["name"], fairsharePolicy=fairshare)["arn"]
-    role = world.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")
-    ce = batch.create_compute_environment(
-        computeEnvironmentName=CE,
-        type="UNMANAGED",
-        state="ENABLED",
-        serviceRole=role["Role"]["Arn"],
-    )
-    batch.create_job_queue(
-        jobQueueName=QUEUE,
-        state="ENABLED",
-        priority=1,
-        schedulingPolicyArn=arn,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
-    )
+    light_queue(world, arn)
     world.job_definition(command=WORKER_COMMAND)
     return arn
 

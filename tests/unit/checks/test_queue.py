@@ -24,6 +24,7 @@ from support.checks import (
     stubbed,
 )
 from support.shapes_data import answer
+from support.suite import light_queue
 
 from batch_health.aws.sessions import AwsSessions
 from batch_health.demo import QUEUE, REGION, WorldBuilder, build_seed
@@ -204,20 +205,7 @@ def test_a_fair_share_queue_from_the_emulator(world):
     arn = batch.create_scheduling_policy(
         name=policy["name"], fairsharePolicy=policy["fairsharePolicy"]
     )["arn"]
-    role = world.client("iam").create_role(RoleName="svc", AssumeRolePolicyDocument="{}")
-    ce = batch.create_compute_environment(
-        computeEnvironmentName="fair-ce",
-        type="UNMANAGED",
-        state="ENABLED",
-        serviceRole=role["Role"]["Arn"],
-    )
-    batch.create_job_queue(
-        jobQueueName=QUEUE,
-        state="ENABLED",
-        priority=1,
-        schedulingPolicyArn=arn,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
-    )
+    light_queue(world, arn)
     res = check(PLAIN_TARGET, "QUEUE_CHECK")
     assert res.status is Status.OK
     assert res.detail.endswith(f"; fair-share (policy {policy['name']})")
