@@ -76,6 +76,14 @@ class CallLog:
     def depth(self) -> int:
         return max((c.depth for c in self.calls.values()), default=0)
 
+    def depth_without(self, operations: frozenset[str]) -> int:
+        """The longest chain of the other calls: the deepest call not of `operations` (those
+        calls are leaves, so leaving them out shortens no other chain)."""
+        return max(
+            (c.depth for c in self.calls.values() if c.operation.split(":")[-1] not in operations),
+            default=0,
+        )
+
     def longest_chain(self) -> list[Call]:
         if not self.calls:
             return []

@@ -1,7 +1,8 @@
 """`make bench`, the monthly bill of the default deployment at us-east-1 list prices, for N
 targets, from what would be deployed and what a healthy run sends.
 
-    python bench/cost.py             # the bill for 1 target, each further target, 20 targets
+    python bench/cost.py             # the bill for 1 target, each further target, 20 targets,
+                                     # and what a busy queue's depth gauges add
     python bench/cost.py --markdown  # the table in README.md's "## Costs"
 
 Counted: the stack CreateStack would create (tests/support/cfn.py, default parameters plus
@@ -11,6 +12,12 @@ run sends, by the real emit functions (runtime/metrics.py) on a healthy report o
 registered check in the steady state (the suite run, the smoke run, the smoke job's verdict
 from its event), whose EMF lines are also logged. Assumed: the named constants below, with
 what they rest on. Free tiers are left out (an account shares them).
+
+The queue-depth gauges (QueueDepth per Target and Status, OldestRunnableAgeSeconds and
+OldestStartingAgeSeconds per Target) are sent only while above 0: the healthy month's
+queues are idle, and send none. A busy target's queue (`busy`: jobs in all five statuses)
+sends 5 + 2 metrics each run, each billed as a custom metric (one per unique name and
+dimensions) for every hour it has data; `queue_depth_cost` is what that adds.
 """
 
 from __future__ import annotations
@@ -32,8 +39,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.cfn import deploy
 
 from batch_health.checks import REGISTRY
+from batch_health.domain.queue_depth import QUEUE_DEPTH_STATUSES, queue_depth
 from batch_health.models import CheckResult, Report, Status, SuiteReport, utc_now
-from batch_health.runtime.metrics import emit_check_metrics, emit_suite_metrics, emit_suite_run
+from batch_health.runtime.metrics import (
+    QUEUE_DEPTH_CHECK,
+    emit_check_metrics,
+    emit_suite_metrics,
+    emit_suite_run,
+)
 
 CW = "https://aws.amazon.com/cloudwatch/pricing/"
 CW_RULES = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_billing.html"
@@ -126,6 +139,7 @@ POLLERS = 5
 POLLERS_WITHOUT_MAXIMUM_CONCURRENCY = 2
 PARAMETERS = {"JobQueue": "video-queue", "JobDefinition": "video-jobdef"}
 SMOKE = "SMOKE_SUBMIT_CHECK"
+QUEUE_READ_CAP = 100  # any cap: a busy queue's listings here stay under it
 
 Series = tuple[str, str, frozenset[tuple[str, str]]]  # namespace, metric, dimensions
 
@@ -151,14 +165,35 @@ def emitted(emit: Callable[[], object]) -> tuple[set[Series], int]:
     return found, len(out.getvalue().encode())
 
 
-def healthy_suite(targets: int, smoke_run: bool = False) -> SuiteReport:
+def queue_data(busy: bool) -> dict[str, Any]:
+    """RUNNABLE_BACKLOG_CHECK's queue depth: an idle queue, or (`busy`) one job in every
+    status, each waiting a minute (ListJobs' JobSummary fields, epoch milliseconds:
+    https://docs.aws.amazon.com/batch/latest/APIReference/API_JobSummary.html)."""
+    now_ms = int(utc_now().timestamp() * 1000)
+    jobs: dict[str, list[Any]] = {
+        s: [{"jobId": f"{s.lower()}-1", "createdAt": now_ms - 60_000, "status": s}] if busy else []
+        for s in QUEUE_DEPTH_STATUSES
+    }
+    return queue_depth(jobs, now_ms, QUEUE_READ_CAP).to_data()
+
+
+def healthy_suite(targets: int, smoke_run: bool = False, busy: bool = False) -> SuiteReport:
     """Every registered check passes. A suite run SKIPs the smoke check (it may not submit);
-    the smoke run runs only that, and hands the first target's verdict to the job's event."""
+    the smoke run runs only that, and hands the first target's verdict to the job's event.
+    Each target's queue is idle, or `busy` (a job in every status)."""
     now, reports = utc_now(), []
     for i in range(targets):
         handed = {"result_from": "event"} if smoke_run and i == 0 else {}
         names = [] if smoke_run else [c.name for c in REGISTRY if c.name != SMOKE]
-        checks = [CheckResult(name, Status.OK, duration_ms=40) for name in names]
+        checks = [
+            CheckResult(
+                name,
+                Status.OK,
+                data=queue_data(busy) if name == QUEUE_DEPTH_CHECK else {},
+                duration_ms=40,
+            )
+            for name in names
+        ]
         checks.append(CheckResult(SMOKE, Status.SKIP, data=handed))
         reports.append(Report(f"target-{i:02d}", "us-east-1", checks, [], now, now))
     return SuiteReport(reports, now, now)
@@ -220,7 +255,9 @@ class Usage:
             self.hours[series] = max(self.hours.get(series, 0), min(HOURS, times))
 
 
-def usage(targets: int, overrides: dict[str, str] | None = None, year: int = 1) -> Usage:
+def usage(
+    targets: int, overrides: dict[str, str] | None = None, year: int = 1, busy: bool = False
+) -> Usage:
     stack = deploy(parameters={**PARAMETERS, **(overrides or {})}, region="us-east-1")
     u = Usage(targets, stack.resources, year)
     for props in u.of_type("AWS::Scheduler::Schedule"):
@@ -232,7 +269,8 @@ def usage(targets: int, overrides: dict[str, str] | None = None, year: int = 1) 
                 u.suite_runs += runs
     env = u.env()
     namespace, durations = env["POWERTOOLS_METRICS_NAMESPACE"], env["PUBLISH_DURATION_METRICS"]
-    u.sent(*run_series(healthy_suite(targets), namespace, durations == "true"), u.suite_runs)
+    suite = healthy_suite(targets, busy=busy)
+    u.sent(*run_series(suite, namespace, durations == "true"), u.suite_runs)
     u.sent(*run_series(healthy_suite(targets, True), namespace, durations == "true"), u.smoke_runs)
     if env["SMOKE_RESULT"] == "event" and u.events:
         # The smoke job's verdict, as runtime/smoke_events.py sends it: with the target's
@@ -350,10 +388,12 @@ def state_and_schedules(u: Usage, bill: Bill) -> None:
     bill.add("EventBridge Scheduler", f"{n(runs)} x $1.00/1M", runs * PRICES["schedule"].usd)
 
 
-def monthly_bill(targets: int, overrides: dict[str, str] | None = None, year: int = 1) -> Bill:
+def monthly_bill(
+    targets: int, overrides: dict[str, str] | None = None, year: int = 1, busy: bool = False
+) -> Bill:
     """A month of `targets` healthy targets (`overrides`: template parameters) in the
-    deployment's `year`."""
-    u = usage(targets, overrides, year)
+    deployment's `year`; `busy`: every target's queue holds a job in every status."""
+    u = usage(targets, overrides, year, busy)
     bill = Bill(targets)
     for part in (cloudwatch, compute, queues_and_logs, state_and_schedules):
         part(u, bill)
@@ -364,6 +404,19 @@ def failing_check_cost(hours: float) -> float:
     """What one check failing for `hours` adds: its CheckFailed and its target's FailedChecks
     sent each of those hours plus the recovery's, and its alarm analyzing CheckFailed."""
     return (hours + 1) * (2 * PRICES["metric"].usd + PRICES["insights_alarm"].usd) / HOURS
+
+
+def queue_depth_series(namespace: str = "BatchHealth") -> set[Series]:
+    """The queue-depth gauges one busy target sends each run (a job in every status)."""
+    found, _ = run_series(healthy_suite(1, busy=True), namespace, False)
+    return {s for s in found if s[1] != "SuiteRun"}
+
+
+def queue_depth_cost(hours: float) -> float:
+    """What one target's queue holding a job in every status for `hours` adds: its
+    QueueDepth per status and its two oldest-age gauges, each a custom metric billed for
+    each of those hours (the EMF lines' log bytes left out: a few cents a month)."""
+    return len(queue_depth_series()) * min(hours, HOURS) * PRICES["metric"].usd / HOURS
 
 
 def usd(value: float) -> str:
@@ -403,6 +456,11 @@ def main(argv: list[str] | None = None) -> int:
     print("Monthly, us-east-1 list prices, default deployment, free tiers left out:\n")
     print(render_markdown(one, two, many))
     print(f"\nA check failing for a day adds ${failing_check_cost(24):.3f}.")
+    gauges = len(queue_depth_series())
+    print(
+        f"A target whose queue holds jobs in every status adds ${queue_depth_cost(24):.3f} a"
+        f" day, ${queue_depth_cost(HOURS):.2f} a month ({gauges} queue-depth gauges)."
+    )
     [key] = usage(1).of_type("AWS::KMS::Key")
     days = int(key.get("RotationPeriodInDays", 365))
     rotated_year = 1 + -(-days // 365)  # the first year that begins after a rotation

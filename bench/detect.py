@@ -16,6 +16,16 @@ runs, the event source may hold the batch up to its MaximumBatchingWindowInSecon
 EventBridge delivers to SQS: both are added from the template's settings, not measured.
 The schedule's worst case is a failure just after a run: one CheckSchedule period, plus a
 run of JOB_FAILURES_CHECK (measured here the same way).
+
+Then a job that can never run: AWS's documented RUNNABLE state change
+(events/batch/job-state-change.json) asking more memory than any instance type of the
+demo's compute environment, judged on arrival: for the first job of a target (its queue's
+facts read through the proxy) and for later jobs (facts cached, FACTS_TTL_S). Beside it,
+what AWS documents of its own answer: a `Batch Job Queue Blocked` event only for the job at
+the head of the queue, once Batch detects the block, with no delay stated
+(https://docs.aws.amazon.com/batch/latest/userguide/batch-job-queue-blocked-events.html),
+and jobStateTimeLimitActions acting after maxTimeSeconds, at least 600 s
+(https://docs.aws.amazon.com/batch/latest/APIReference/API_JobStateTimeLimitAction.html).
 """
 
 from __future__ import annotations
@@ -47,7 +57,8 @@ from batch_health.aws.sessions import AwsSessions
 from batch_health.cli.invoke import LocalContext
 from batch_health.demo import FAKE_ENV, JOBDEF, QUEUE, REGION, WorldBuilder, build_seed
 from batch_health.runtime import monitor
-from batch_health.runtime.batch_events import handle, monitor_confirmer
+from batch_health.runtime.batch_events import handle
+from batch_health.runtime.confirmation import monitor_confirmer
 from batch_health.runtime.observability import logger, metrics
 from batch_health.runtime.settings import BatchEventSettings, MonitorSettings
 
@@ -63,6 +74,8 @@ REASONS = {
         "OutOfMemoryError: Container killed due to memory usage"
     ),
 }
+ARRIVAL_COLD = "can never run, first job of a target (its queue's facts read)"
+ARRIVAL_WARM = "can never run, later jobs (facts cached)"
 SCHEDULE_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600}
 
 
@@ -104,6 +117,23 @@ def event(n: int, reason: str) -> dict[str, Any]:
     return {"Records": [{"messageId": f"m-{n}", "body": json.dumps(body)}]}
 
 
+def arrival(n: int) -> dict[str, Any]:
+    """AWS's documented RUNNABLE state change, on the demo queue, asking 4,000,000 MiB."""
+    body = json.loads((ROOT / "events" / "batch" / "job-state-change.json").read_text())
+    body.update(id=f"arrival-{n}", region=REGION)
+    d = body["detail"]
+    d.update(
+        jobId=f"30000000-0000-4000-8000-{n:012d}",
+        jobQueue=f"arn:aws:batch:{REGION}:123456789012:job-queue/{QUEUE}",
+        jobDefinition=f"arn:aws:batch:{REGION}:123456789012:job-definition/{JOBDEF}:1",
+    )
+    d["container"]["resourceRequirements"] = [
+        {"type": "VCPU", "value": "2"},
+        {"type": "MEMORY", "value": "4000000"},
+    ]
+    return {"Records": [{"messageId": f"a-{n}", "body": json.dumps(body)}]}
+
+
 def monitor_in_process(client: Any, env: dict[str, str], latency_s: float) -> None:
     """The monitor answers the events function's Invoke (in-process; one round trip)."""
 
@@ -129,16 +159,18 @@ def percentile(values: list[float], q: float) -> float:
 
 def trials(
     count: int,
-    reason: str,
+    make: Callable[[int], dict[str, Any]],
     run: Callable[[dict[str, Any]], None],
     published: list[float],
     start: int,
+    before: Callable[[], None] = lambda: None,
 ) -> list[float]:
     out = []
     for i in range(count):
+        before()
         published.clear()
         began = time.perf_counter()
-        run(event(start + i, reason))
+        run(make(start + i))
         assert published, "no incident was published"
         out.append(published[0] - began)
     return out
@@ -189,7 +221,12 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, list[float]], float]:
 
         results = {}
         for n, (kind, reason) in enumerate(REASONS.items()):
-            results[kind] = trials(args.trials, reason, run, published, n * 10_000)
+            results[kind] = trials(
+                args.trials, lambda i, r=reason: event(i, r), run, published, n * 10_000
+            )
+        forget = rt.placement_facts.entries.clear
+        results[ARRIVAL_COLD] = trials(args.trials, arrival, run, published, 50_000, forget)
+        results[ARRIVAL_WARM] = trials(args.trials, arrival, run, published, 60_000)
         began = time.perf_counter()
         monitor.handle(
             {"checks": ["JOB_FAILURES_CHECK"], "notify": False},
@@ -212,9 +249,9 @@ def report(args: argparse.Namespace, results: dict[str, list[float]], scheduled_
         f"{args.trials} incidents each; event in -> SNS publish out):"
     )
     for kind, values in results.items():
-        print(
-            f"  {kind}: p50 {statistics.median(values):.2f} s, p95 {percentile(values, 0.95):.2f} s"
-        )
+        if kind in (ARRIVAL_COLD, ARRIVAL_WARM):
+            continue
+        print(f"  {kind}: {summary(values)}")
     print(
         f"  + up to {window_s} s the event source holds a batch "
         "(BatchEventsSource.MaximumBatchingWindowInSeconds), + EventBridge's delivery to SQS"
@@ -223,6 +260,20 @@ def report(args: argparse.Namespace, results: dict[str, list[float]], scheduled_
         f"  the schedule's worst case ({schedule}): {period} s + a JOB_FAILURES_CHECK run "
         f"({scheduled_run:.2f} s) = {period + scheduled_run:.0f} s"
     )
+    print("\nTime to name a job that can never leave RUNNABLE (its RUNNABLE event in -> SNS out):")
+    for kind in (ARRIVAL_COLD, ARRIVAL_WARM):
+        print(f"  {kind}: {summary(results[kind])}")
+    print(f"  + up to {window_s} s the event source holds a batch, + EventBridge's delivery to SQS")
+    print(
+        "  Batch's own: a Job Queue Blocked event only for the job at the head of the queue,\n"
+        "  once Batch detects the block, no delay documented (batch-job-queue-blocked-events);\n"
+        "  jobStateTimeLimitActions cancels after maxTimeSeconds >= 600 s at the earliest\n"
+        "  (API_JobStateTimeLimitAction); a job behind others waits for its turn at the head."
+    )
+
+
+def summary(values: list[float]) -> str:
+    return f"p50 {statistics.median(values):.2f} s, p95 {percentile(values, 0.95):.2f} s"
 
 
 if __name__ == "__main__":

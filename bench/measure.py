@@ -22,6 +22,19 @@ from batch_health.engine import run_suite
 from batch_health.models import Status
 
 # A check's detail naming a throttle: one that surfaced instead of being absorbed.
+# The placement analysis's reads (RUNNABLE_BACKLOG_CHECK, JOBDEF_CHECK, the smoke check):
+# what `depth_without_placement` leaves out.
+PLACEMENT_OPS = frozenset(
+    {
+        "GetJobQueueSnapshot",
+        "DescribeInstanceTypes",
+        "DescribeSubnets",
+        "DescribeInstanceTypeOfferings",
+        "GetServiceQuota",
+        "ListContainerInstances",
+        "DescribeContainerInstances",
+    }
+)
 THROTTLE_WORDS = ("throttl", "rate exceeded", "too many requests")
 
 
@@ -39,6 +52,7 @@ class Run:
     paced: int = 0  # requests the monitor's pacer held back for their quota
     surfaced: list[str] = field(default_factory=list)  # FAIL/SKIP details naming a throttle
     cpu_s: dict[str, float] = field(default_factory=dict)  # CPU time by process: suite, moto, proxy
+    depth_without_placement: int = 0  # the longest chain of the other calls
 
 
 def settle(emu: Emulator, sessions: AwsSessions | None = None) -> None:
@@ -104,6 +118,7 @@ def run_once(
             and any(w in c.detail.lower() for w in THROTTLE_WORDS)
         ],
         cpu,
+        log.depth_without(PLACEMENT_OPS),
     )
 
 

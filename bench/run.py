@@ -37,7 +37,16 @@ from pathlib import Path
 import calltrace
 import imports as bench_imports
 import quota_bound
-from measure import Run, cold_run_child, measure_cold, measure_warm, median, run_once, settle
+from measure import (
+    PLACEMENT_OPS,
+    Run,
+    cold_run_child,
+    measure_cold,
+    measure_warm,
+    median,
+    run_once,
+    settle,
+)
 from world import Emulator, build_targets
 
 from batch_health.checks import REGISTRY, RunOptions
@@ -258,6 +267,15 @@ def report_targets(
                 f"    (CPU alone takes {floors[n] * 1000:.0f} ms > the {crit * 1000:.0f} ms "
                 f"critical path: wall / max of the two = {run.wall_s / floors[n]:.2f})"
             )
+    for n in (first, last):
+        run = results["warm", n]
+        calls = sum(v for op, v in run.by_operation.items() if op.split(":")[-1] in PLACEMENT_OPS)
+        added = run.depth - run.depth_without_placement
+        print(
+            f"  placement analysis at N={n}: {calls / n:.2f} calls/target; links it adds to "
+            f"the longest chain ({run.depth} with it, {run.depth_without_placement} without) "
+            f"= 0: {added} {verdict(added == 0)}"
+        )
     share = (results["warm", last].calls / last) / (results["warm", first].calls / first)
     limit = TARGETS["per_target_share"]
     print(

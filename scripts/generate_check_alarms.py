@@ -13,7 +13,9 @@ template's Every* conditions; the smoke run's hour), and it looks back two perio
 run that lands a little late in the next period does not let the alarm blink OK.
 
 The dashboard (parameter Dashboard, off by default: CloudWatch bills a dashboard beyond
-the account's first three) shows those alarms' states first.
+the account's first three) shows those alarms' states first, then the checks' metrics, each
+queue's depth now (QueueDepth by status, stacked) and its oldest RUNNABLE and STARTING
+job's age, and the monitor function's own.
 """
 
 from __future__ import annotations
@@ -146,9 +148,10 @@ def render_alarm(check: Check) -> str:
 
 
 def metrics_insights_widgets(
-    namespace: str, queries: Sequence[tuple[str, str, str]], *, y: int
+    namespace: str, queries: Sequence[tuple[str, str, str]], *, y: int, stacked: bool = False
 ) -> list[dict]:
-    """One metric widget per Metrics Insights query, side by side in one row.
+    """One metric widget per Metrics Insights query, side by side in one row (`stacked`:
+    each widget's series drawn stacked, as parts of one whole).
 
     A widget is one GetMetricData request, and CloudWatch runs at most one Metrics Insights
     query per request, so each query gets a widget of its own. The query is hidden and
@@ -168,6 +171,7 @@ def metrics_insights_widgets(
                 "title": title,
                 "region": "${AWS::Region}",
                 "view": "timeSeries",
+                **({"stacked": True} if stacked else {}),
                 "period": 300,
                 "metrics": [
                     [
@@ -218,10 +222,34 @@ def dashboard_body(registry: Sequence[Check]) -> dict:
                 ],
                 y=5,
             ),
+            # QueueDepth and the ages are sent only while above 0: FILL draws an idle
+            # queue as 0.
+            *metrics_insights_widgets(
+                namespace,
+                [("Queue depth now (jobs by status)", "MAX(QueueDepth)", '"Target", "Status"')],
+                y=11,
+                stacked=True,
+            ),
+            *metrics_insights_widgets(
+                namespace,
+                [
+                    (
+                        "Oldest RUNNABLE job's age (s)",
+                        "MAX(OldestRunnableAgeSeconds)",
+                        '"Target"',
+                    ),
+                    (
+                        "Oldest STARTING job's age (s)",
+                        "MAX(OldestStartingAgeSeconds)",
+                        '"Target"',
+                    ),
+                ],
+                y=17,
+            ),
             {
                 "type": "metric",
                 "x": 0,
-                "y": 11,
+                "y": 23,
                 "width": 12,
                 "height": 6,
                 "properties": {
@@ -240,7 +268,7 @@ def dashboard_body(registry: Sequence[Check]) -> dict:
             {
                 "type": "metric",
                 "x": 12,
-                "y": 11,
+                "y": 23,
                 "width": 12,
                 "height": 6,
                 "properties": {

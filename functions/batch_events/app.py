@@ -13,7 +13,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from batch_health.runtime.batch_events import handle, monitor_confirmer
+from batch_health.runtime.batch_events import handle
+from batch_health.runtime.confirmation import monitor_confirmer
 from batch_health.runtime.monitor import runtime
 from batch_health.runtime.observability import logger, metrics, tracer
 from batch_health.runtime.settings import BatchEventSettings

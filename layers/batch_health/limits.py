@@ -77,6 +77,8 @@ LAMBDA_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
 # Role inline policies: 10,240 characters in aggregate, whitespace not counted.
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 IAM_ROLE_INLINE_POLICIES_MAX_CHARS = 10_240
+# A managed policy: 6,144 characters, whitespace not counted (same page).
+IAM_MANAGED_POLICY_MAX_CHARS = 6_144
 IAM_MANAGED_POLICY_MAX_CHARS = 6_144
 IAM_MANAGED_POLICIES_PER_ROLE = 10  # the default quota (20 on request)
 
@@ -92,6 +94,11 @@ SSM_BY_PATH_MAX_RESULTS = 10
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
 CFN_PARAMETER_VALUE_MAX_BYTES = 4096
 CFN_TEMPLATE_BODY_MAX_BYTES = 51_200  # in the request; 1 MB from S3 (sam deploy uploads)
+
+# --- EventBridge ------------------------------------------------------------------------------
+# "Event pattern size: 2048 characters maximum" (per rule).
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
+EVENT_PATTERN_MAX_CHARS = 2048
 
 # --- the configuration and the function's own output --------------------------------------
 TARGETS_MAX = 200  # targets in one configuration (one invocation)

@@ -24,7 +24,8 @@ from batch_health.aws.sessions import AwsSessions
 from batch_health.demo import LOG_GROUP, QUEUE, REGION
 from batch_health.notify.webhook_secret import clear_cache
 from batch_health.runtime import monitor
-from batch_health.runtime.batch_events import handle, monitor_confirmer
+from batch_health.runtime.batch_events import handle
+from batch_health.runtime.confirmation import monitor_confirmer
 from batch_health.runtime.monitor import Runtime
 from batch_health.runtime.observability import metrics
 from batch_health.runtime.settings import BatchEventSettings, MonitorSettings

@@ -8,7 +8,9 @@ AWS may give but the emulator never does (missing fields, odd values) in front o
 from __future__ import annotations
 
 import copy
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 from batch_health.aws.iam_reads import SecretKeys
@@ -18,10 +20,12 @@ from batch_health.checks.smoke_submit import SmokeSubmitCheck
 from batch_health.config import Target
 from batch_health.demo import ECS_TRUST
 from batch_health.domain.iam_policy import PolicyDocument, parse_document
+from batch_health.domain.instance_types import EnvironmentFacts, InstanceType
 from batch_health.domain.job_definition import JobDefinitionView
 from batch_health.engine import run_check
 from batch_health.models import CheckResult
 
+PLACEMENT_FACTS = Path(__file__).resolve().parents[1] / "data" / "placement_facts.json"
 REGION = "ap-northeast-2"
 ACCOUNT = "123456789012"
 NOW_MS = int(time.time() * 1000)
@@ -87,9 +91,14 @@ def healthy_answers() -> dict[str, Any]:
                     "minvCpus": 0,
                     "maxvCpus": 16,
                     "desiredvCpus": 0,
+                    "instanceTypes": ["m5"],
                 },
             }
         },
+        # DescribeInstanceTypes entries as AWS answers them (placement_facts.json, its source)
+        "instance_types": json.loads(PLACEMENT_FACTS.read_text())["describe_instance_types"][
+            "InstanceTypes"
+        ],
         "job_definition": {
             "jobDefinitionName": JOBDEF,
             "jobDefinitionArn": f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{JOBDEF}:3",
@@ -214,6 +223,23 @@ class AnswerView(TargetView):
 
     def poll_job(self, job_id: str) -> dict[str, Any] | None:
         return self._get("poll")
+
+    def placement_environments(self) -> list[EnvironmentFacts]:
+        """The queue's environments as described, with the table's instance types; zones
+        and quotas unread (the analysis then says it did not check them)."""
+        entries = self.answers.get("instance_types")
+        types = None if entries is None else [InstanceType.from_describe(e) for e in entries]
+        return [
+            EnvironmentFacts.from_describe(ce).with_facts(
+                instance_types=None if types is None else tuple(t for t in types if t),
+                unread={} if types is not None else {"instance_types": "not in the table"},
+            )
+            for _, ce in self.compute_environments()
+            if ce
+        ]
+
+    def queue_front(self) -> list[dict[str, Any]]:
+        return self.answers.get("queue_front", [])
 
     def role(self, name: str) -> dict[str, Any] | None:
         return self._get("roles").get(name)

@@ -37,6 +37,13 @@ Sources (AWS Service Authorization Reference, "Actions, resources, and condition
 - Secrets Manager DescribeSecret on the secret; SSM DescribeParameters has no resource type;
   KMS DescribeKey on the key (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html).
 - Batch DescribeSchedulingPolicies, like every Describe*, takes no resource.
+  GetJobQueueSnapshot is authorized on the job queue, CancelJob on the job (the Batch
+  reference's resource types for them); the grants give the first on "*", so either reading
+  of the reference is allowed.
+- EC2 DescribeInstanceTypes, DescribeSubnets and DescribeInstanceTypeOfferings: EC2's
+  Describe* actions support no resource-level permissions
+  (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+  Service Quotas GetServiceQuota (IAM prefix `servicequotas`) is granted on "*".
 Every request also carries aws:RequestedRegion (a global condition key).
 """
 
@@ -275,6 +282,17 @@ AUTHORIZATIONS: dict[str, Callable[[Request, Knowledge], list[Authorization]]] =
         "ecs:ListContainerInstances", lambda req: ecs_cluster_arn(req, req.params["cluster"])
     ),
     "ecs:DescribeContainerInstances": _describe_container_instances,
+    # The placement analysis.
+    "batch:GetJobQueueSnapshot": _on(
+        "batch:GetJobQueueSnapshot", lambda req: batch_arn(req, "job-queue", req.params["jobQueue"])
+    ),
+    "batch:CancelJob": _on(
+        "batch:CancelJob", lambda req: arn(req, "batch", f"job/{req.params['jobId']}")
+    ),
+    "ec2:DescribeInstanceTypes": _no_resource("ec2:DescribeInstanceTypes"),
+    "ec2:DescribeSubnets": _no_resource("ec2:DescribeSubnets"),
+    "ec2:DescribeInstanceTypeOfferings": _no_resource("ec2:DescribeInstanceTypeOfferings"),
+    "service-quotas:GetServiceQuota": _no_resource("servicequotas:GetServiceQuota"),
 }
 
 

@@ -32,6 +32,12 @@ def error_response(service_model: Any, request: AWSPreparedRequest, code: str, s
             f"<Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
         ).encode()
         headers = {"Content-Type": "text/xml"}
+    elif protocol == "ec2":  # EC2's own XML error answer
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error></Errors><RequestID>fault</RequestID></Response>"
+        ).encode()
+        headers = {"Content-Type": "text/xml;charset=UTF-8"}
     elif protocol == "rest-json":
         body = json.dumps({"message": message}).encode()
         headers = {"x-amzn-errortype": code, "Content-Type": "application/json"}
@@ -41,7 +47,13 @@ def error_response(service_model: Any, request: AWSPreparedRequest, code: str, s
     return AWSResponse(request.url, status, headers, Body(body))
 
 
-THROTTLE_CODES = {"batch": "TooManyRequestsException", "sts": "Throttling", "iam": "Throttling"}
+# EC2 throttles with RequestLimitExceeded (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html)
+THROTTLE_CODES = {
+    "batch": "TooManyRequestsException",
+    "sts": "Throttling",
+    "iam": "Throttling",
+    "ec2": "RequestLimitExceeded",
+}
 
 
 def throttling(service_model: Any, request: AWSPreparedRequest) -> AWSResponse:

@@ -41,7 +41,10 @@ class Replay:
 def policies_of(stack: Stack, role: str) -> list[PolicyDocument]:
     return [
         PolicyDocument(f"{role} policy {name}", parse_document(doc))
-        for name, doc in stack.role_policy_documents(role)
+        for name, doc in [
+            *stack.role_policy_documents(role),
+            *stack.managed_policy_documents(role),
+        ]
     ]
 
 

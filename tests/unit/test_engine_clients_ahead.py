@@ -40,14 +40,22 @@ def test_clients_ahead_covers_every_account_and_service_in_client_order():
     keys = clients_ahead(REGISTRY, runs)
     local = {s for c in REGISTRY for s in c.services_for(runs[0].target)}
     remote = {s for c in REGISTRY for s in c.services_for(runs[1].target)}
-    assert local == {"batch", "sts", "iam", "logs"}
+    assert local == {"batch", "sts", "iam", "logs", "ec2", "service-quotas"}
     assert remote == local | {"ssm"}  # only the target with an ssm: source reads SSM
     assert len(keys) == len(set(keys))
     assert set(keys) == {ClientKey(s, REGION) for s in local} | {
         ClientKey(s, OTHER_REGION, ROLE_ARN, EXTERNAL_ID) for s in remote
     }
     services = [k.service for k in keys]
-    assert services == ["batch"] * 2 + ["sts"] * 2 + ["iam"] * 2 + ["logs"] * 2 + ["ssm"]
+    assert services == [
+        *["batch"] * 2,
+        *["sts"] * 2,
+        *["iam"] * 2,
+        *["logs"] * 2,
+        *["ec2"] * 2,
+        *["service-quotas"] * 2,
+        "ssm",
+    ]
 
 
 def test_clients_ahead_of_aws_access_alone_is_sts_for_each_account():
@@ -110,4 +118,12 @@ def test_run_suite_prepares_the_clients_ahead_before_any_is_asked_for(aws):
     expected = clients_ahead(select_checks(None), target_runs(*targets))
     assert sessions.events[0] == ("prepare", expected)
     assert [what for what, _ in sessions.events].count("prepare") == 1
-    assert {k.service for k in expected} == {"batch", "sts", "iam", "logs", "ssm"}
+    assert {k.service for k in expected} == {
+        "batch",
+        "sts",
+        "iam",
+        "logs",
+        "ec2",
+        "service-quotas",
+        "ssm",
+    }

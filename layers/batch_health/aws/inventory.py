@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
-from batch_health.aws.ecs_reads import EcsReads
+from batch_health.aws.concurrency import fan_out
+from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.aws.iam_reads import IamReads
 from batch_health.aws.log_reads import NEWEST_LOG_STREAMS, LogReads
 from batch_health.aws.lookups import AccountLookups, chunks
+from batch_health.aws.placement_reads import PlacementReads
 from batch_health.aws.sessions import AwsSessions
 from batch_health.aws.simulation import simulation_keys
 from batch_health.config import Target
 from batch_health.domain.execution_role import ExecutionRoleNeeds, execution_role_needs
 from batch_health.domain.job_definition import JobDefinitionView
+from batch_health.domain.queue_depth import QUEUE_DEPTH_STATUSES
 from batch_health.domain.scope import DeploymentScope
 
 __all__ = ["NEWEST_LOG_STREAMS", "Inventory", "TargetView", "job_definition_key"]
@@ -70,7 +74,7 @@ class Inventory:
         return TargetView(target, self.account(target), self.scope)
 
 
-class TargetView(IamReads, LogReads, EcsReads):
+class TargetView(IamReads, LogReads, PlacementReads):
     """What the checks of one target read; every method is cached per run."""
 
     # --- identity -------------------------------------------------------------------
@@ -163,6 +167,23 @@ class TargetView(IamReads, LogReads, EcsReads):
         return self._once(("jobs", self.target.job_queue, status), fetch)
 
     # --- Batch jobs -----------------------------------------------------------------
+    JOBS_READ_CAP = 500  # job summaries read per status
+
+    def jobs_now(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+        """The queue's jobs in each active status (SUBMITTED to RUNNING), listed side by
+        side; and the statuses that could not be listed, with why."""
+
+        def listing(status: str) -> list[dict[str, Any]] | str:
+            try:
+                return self.jobs(status, self.JOBS_READ_CAP)
+            except AWS_ERRORS as exc:
+                return classify(exc).summary
+
+        answers = fan_out([partial(listing, s) for s in QUEUE_DEPTH_STATUSES])
+        listed = dict(zip(QUEUE_DEPTH_STATUSES, answers, strict=True))
+        jobs = {s: a for s, a in listed.items() if isinstance(a, list)}
+        return jobs, {s: a for s, a in listed.items() if isinstance(a, str)}
+
     def runnable_jobs(self) -> list[dict[str, Any]]:
         return self.jobs("RUNNABLE")
 

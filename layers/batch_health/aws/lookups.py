@@ -1,7 +1,8 @@
 """The batched lookups of one account: one set of credentials, one region, one endpoint.
 
 Lookups that the API accepts as lists (job queues, compute environments, SSM parameters,
-log groups by common prefix, and one IAM simulation per role) are batched across every
+log groups by common prefix, one IAM simulation per role, and the EC2 instance types,
+subnets and offerings of the placement analysis) are batched across every
 target read with the same credentials: the first target that needs its queue fetches every
 registered queue in one call.
 """
@@ -12,9 +13,11 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from batch_health.aws import ec2_reads
 from batch_health.aws.concurrency import BatchedLookup, Once
 from batch_health.aws.sessions import AwsSessions, ClientKey
 from batch_health.aws.simulation import SimulationKey, simulate, simulation_answers
+from batch_health.domain.instance_types import describe_filters
 
 QUEUE_BATCH = 100  # describe_job_queues / describe_compute_environments accept up to 100
 SSM_BATCH = 10  # get_parameters accepts up to 10 names
@@ -48,6 +51,17 @@ class AccountLookups:
         self.compute_envs = BatchedLookup(self._fetch_compute_envs, QUEUE_BATCH)
         self.ssm = BatchedLookup(self._fetch_ssm, SSM_BATCH)
         self.log_groups = BatchedLookup(self._fetch_log_groups, LOG_GROUP_BATCH, complete=False)
+        # The placement analysis: every compute environment's instance types and subnets.
+        batch = ec2_reads.FILTER_VALUES_MAX
+        self.instance_types = BatchedLookup(
+            lambda v: ec2_reads.fetch_instance_types(self.client("ec2"), v), batch
+        )
+        self.subnet_zones = BatchedLookup(
+            lambda s: ec2_reads.fetch_subnet_zones(self.client("ec2"), s), batch
+        )
+        self.offerings = BatchedLookup(
+            lambda t: ec2_reads.fetch_offerings(self.client("ec2"), t), batch
+        )
         # One simulation per role: the roles' simulations go side by side.
         self.simulations = BatchedLookup(
             self._simulate_many, SIMULATION_BATCH, partition=lambda key: key.principal
@@ -81,6 +95,12 @@ class AccountLookups:
             for ce in page.get("computeEnvironments", []):
                 found[ce.get("computeEnvironmentName", "")] = ce
                 found[ce.get("computeEnvironmentArn", "")] = ce
+                # Their instance types and subnets go into the next placement batches.
+                resources = ce.get("computeResources") or {}
+                if str(resources.get("type", "")).startswith("FARGATE"):
+                    continue  # Fargate places by task size, not by instance type
+                self.instance_types.register(describe_filters(resources.get("instanceTypes") or []))
+                self.subnet_zones.register(resources.get("subnets") or [])
         return found
 
     def _fetch_ssm(self, names: list[str]) -> dict[str, Any]:

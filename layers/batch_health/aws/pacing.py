@@ -38,6 +38,10 @@ STS_QUOTAS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quo
 BATCH_QUOTAS = "https://docs.aws.amazon.com/batch/latest/userguide/service_limits.html"
 BATCH_ALL_APIS = "https://repost.aws/knowledge-center/aws-batch-requests-error"
 IAM_THROTTLING = "https://repost.aws/knowledge-center/iam-sts-throttling-error"
+EC2_THROTTLING = "https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html"
+SERVICE_QUOTAS_QUOTAS = (
+    "https://docs.aws.amazon.com/servicequotas/latest/userguide/reference_limits.html"
+)
 
 # GetLogEvents and FilterLogEvents differ by Region (LOGS_QUOTAS); elsewhere the default.
 _GET_LOG_EVENTS_REGIONS = {
@@ -130,8 +134,22 @@ DEFAULT_QUOTAS: tuple[Quota, ...] = (
             "ListJobs",
             "SubmitJob",
             "TerminateJob",
+            "CancelJob",
+            "GetJobQueueSnapshot",
         ),
     ),
+    # EC2's non-mutating (Describe*) actions: a bucket of 100 requests refilled at 20 a
+    # second, each API its own bucket (EC2_THROTTLING).
+    *(
+        Quota("ec2", (operation,), 20.0, EC2_THROTTLING)
+        for operation in (
+            "DescribeInstanceTypes",
+            "DescribeSubnets",
+            "DescribeInstanceTypeOfferings",
+        )
+    ),
+    # "GetServiceQuota requests per second: 5", not adjustable (SERVICE_QUOTAS_QUOTAS).
+    Quota("service-quotas", ("GetServiceQuota",), 5.0, SERVICE_QUOTAS_QUOTAS),
     *map(
         _iam,
         (

@@ -41,5 +41,8 @@ class ViewBase:
     def job_definition(self) -> JobDefinitionView | None:
         raise NotImplementedError  # TargetView reads it (batch_health.aws.inventory)
 
+    def compute_environments(self) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+        raise NotImplementedError  # TargetView reads them (batch_health.aws.inventory)
+
     def log_group_names(self) -> dict[str, tuple[str, ...]]:
         raise NotImplementedError  # TargetView knows them (batch_health.aws.inventory)

@@ -29,6 +29,8 @@ class RunOptions:
     # "wait": the smoke check polls its job; "event": it submits and ends, and the job's own
     # state-change event gives the result (the Batch events function).
     smoke_result: Literal["wait", "event"] = "wait"
+    # Cancel RUNNABLE jobs the placement analysis finds can never run (opt-in).
+    cancel_unplaceable: bool = False
 
 
 @dataclass

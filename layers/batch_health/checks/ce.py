@@ -7,6 +7,11 @@ runs jobs only on the container instances registered to the ECS cluster Batch ma
 so those are read: none registered is a FAIL (nothing can run), an instance whose agent is
 disconnected a WARN (ECS places no task on it: `agentConnected`,
 https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerInstance.html).
+
+It also asks whether Batch can tell why jobs wait: a service role that does not allow what
+Batch needs to detect capacity problems (autoscaling:DescribeScalingActivities, and
+ec2:DescribeSpotFleetRequestHistory for a Spot Fleet) is a WARN; one whose policies cannot
+be read is a WARN saying it went unchecked (checks/ce_service_role.py).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import Check, CheckContext
+from batch_health.checks.ce_service_role import service_role_findings
 from batch_health.domain.reason_hints import HintContext, reason_hint
 from batch_health.domain.status_reasons import classify_ce_reason
 from batch_health.models import CheckResult
@@ -54,12 +60,14 @@ class CeCheck(Check):
     title = "Compute environments can run jobs"
     verifies = (
         "Each CE attached to the queue (EC2, Spot, Fargate, EKS) is ENABLED/VALID; an UNMANAGED "
-        "CE has connected container instances in its ECS cluster; warns on maxvCpus=0 or "
-        "desiredvCpus > maxvCpus"
+        "CE has connected container instances in its ECS cluster; warns on maxvCpus=0, "
+        "desiredvCpus > maxvCpus, or a service role that does not allow "
+        "autoscaling:DescribeScalingActivities (EC2/Spot) or ec2:DescribeSpotFleetRequestHistory "
+        "(Spot Fleet), without which Batch raises no job queue blocked event for capacity"
     )
     depends_on = ("QUEUE_CHECK",)
     needs = ("compute_environments",)
-    services = ("batch",)
+    services = ("batch", "iam")
     priority = 11
 
     def run(self, ctx: CheckContext) -> CheckResult:
@@ -98,12 +106,17 @@ class CeCheck(Check):
             judge_compute_environment(facts, ctx.aws.region, findings, queue_name)
             if facts.get("type") == "UNMANAGED":
                 self._judge_instances(ctx, facts, findings)
+        judge_service_roles(ctx, attached, ces, findings)
         summary = "; ".join(describe_ce(f) for f in ces if f["found"])
         if findings.failures:
-            return self.fail("; ".join(findings.failures), findings.hints, compute_environments=ces)
+            return self.fail(
+                findings.said(findings.failures), findings.hints, compute_environments=ces
+            )
         if findings.warnings:
-            return self.warn("; ".join(findings.warnings), findings.hints, compute_environments=ces)
-        return self.ok(summary, compute_environments=ces)
+            return self.warn(
+                findings.said(findings.warnings), findings.hints, compute_environments=ces
+            )
+        return self.ok(findings.said([summary]), compute_environments=ces)
 
     @staticmethod
     def _judge_instances(ctx: CheckContext, f: dict[str, Any], out: Findings) -> None:
@@ -128,6 +141,22 @@ class CeCheck(Check):
             )
             return
         judge_container_instances(f, instances, out)
+
+
+def judge_service_roles(
+    ctx: CheckContext,
+    attached: list[tuple[dict[str, Any], dict[str, Any] | None]],
+    ces: list[dict[str, Any]],
+    out: Findings,
+) -> None:
+    """Whether each found CE's service role lets Batch raise blocked-queue events."""
+    roles = service_role_findings(ctx.aws, [ce for _, ce in attached if ce is not None])
+    for facts in ces:
+        if facts["ce"] in roles.verdicts:
+            facts["blocked_events"] = roles.verdicts[facts["ce"]]
+    for problem, hint in roles.warnings:
+        out.warn(problem, hint)
+    out.notes.extend(roles.notes)
 
 
 def describe_ce(f: dict[str, Any]) -> str:
@@ -184,6 +213,11 @@ class Findings:
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what could not be decided, whatever the status
+
+    def said(self, lines: list[str]) -> str:
+        """The detail: these lines, then the notes."""
+        return "; ".join([*lines, *self.notes])
 
     def fail(self, problem: str, hint: str) -> None:
         self.failures.append(problem)

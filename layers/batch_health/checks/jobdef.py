@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from batch_health.checks.base import Check, CheckContext
+from batch_health.checks.placement import queue_environments
 from batch_health.domain.job_definition import MULTI_NODE, SINGLE_CONTAINER, JobDefinitionView
 from batch_health.domain.job_parts import Container
 from batch_health.domain.job_problems import HOST_LOG_DRIVERS, job_definition_problems
+from batch_health.domain.placement import JobNeeds, Placement, Verdict, judge
+from batch_health.domain.placement_report import fixes, unchecked
 from batch_health.models import CheckResult
 
 
@@ -101,11 +104,13 @@ class JobdefCheck(Check):
         "Latest ACTIVE revision of any shape (containerProperties, ecsProperties, nodeProperties, "
         "eksProperties): every container has an image, each task an essential container and "
         "the execution role its Fargate pulls, logs and secrets need, node ranges cover the "
-        "nodes, log drivers Batch and Fargate accept; warns when retryStrategy.attempts <= 1"
+        "nodes, log drivers Batch and Fargate accept; fails when no compute environment of "
+        "the queue can ever place its default resource requirements; warns when "
+        "retryStrategy.attempts <= 1"
     )
     depends_on = ("AWS_ACCESS",)
-    needs = ("job_definition",)
-    services = ("batch",)
+    needs = ("job_definition", "placement_environments")
+    services = ("batch", "ec2", "service-quotas")
     priority = 12
 
     def run(self, ctx: CheckContext) -> CheckResult:
@@ -129,7 +134,28 @@ class JobdefCheck(Check):
                 problems=[{"where": p.where, "detail": p.detail} for p in problems],
                 **facts,
             )
+        placement = self._placement(ctx, jd, facts)
+        if placement is not None and placement.verdict is Verdict.NEVER:
+            return self.fail(
+                f"{jd.label(name)} can never run on {ctx.target.job_queue} "
+                f"[{placement.constraint}]: {placement.summary}",
+                [
+                    *(f"Fix: {f}" for f in fixes(placement)),
+                    "Jobs that override resourceRequirements at submit are judged as they "
+                    "wait (RUNNABLE_BACKLOG_CHECK)",
+                ],
+                **facts,
+            )
         warnings = host_log_warnings(jd, name)
+        if placement is not None and placement.verdict is Verdict.UNKNOWN:
+            warnings.append(
+                (
+                    "whether it can run on the queue is unknown: "
+                    + "; ".join(unchecked(placement)[:2]),
+                    "Let the monitor make the read named (its role's grants: README, Deploy), "
+                    "or compare the job's resourceRequirements with the queue's instance types",
+                )
+            )
         attempts = facts["retryStrategy.attempts"]
         if not isinstance(attempts, int) or attempts <= 1:
             warnings.append(
@@ -145,3 +171,22 @@ class JobdefCheck(Check):
                 f"{line}: " + "; ".join(w[0] for w in warnings), [w[1] for w in warnings], **facts
             )
         return self.ok(line, **facts)
+
+    @staticmethod
+    def _placement(
+        ctx: CheckContext, jd: JobDefinitionView, facts: dict[str, Any]
+    ) -> Placement | None:
+        """Its default requirements against the queue's environments (None: not judged)."""
+        envs = queue_environments(ctx.aws)
+        if isinstance(envs, str):
+            facts["placement_unjudged"] = envs
+            return None
+        label = jd.label(ctx.target.job_definition)
+        placement = judge(JobNeeds.from_job_definition(jd, source=f"{label} defaults"), envs)
+        facts["placement"] = {
+            "verdict": placement.verdict.value,
+            "constraint": placement.constraint.value if placement.constraint else None,
+            "asks": placement.needs.asks,
+            "unchecked": unchecked(placement),
+        }
+        return placement

@@ -20,6 +20,7 @@ from typing import Any
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import Check, CheckContext
 from batch_health.checks.job_context import job_hint_context
+from batch_health.checks.placement import smoke_never
 from batch_health.checks.smoke_pending import judge_stuck, submitted
 from batch_health.domain.arns import resource_name
 from batch_health.domain.job_definition import MULTI_NODE, JobDefinitionView
@@ -53,8 +54,8 @@ class SmokeSubmitCheck(Check):
         "is classified, stuck RUNNABLE is terminated"
     )
     depends_on = ("QUEUE_CHECK", "JOBDEF_CHECK")
-    needs = ("job_definition", "job_queue", "scheduling_policy")
-    services = ("batch",)
+    needs = ("job_definition", "job_queue", "scheduling_policy", "placement_environments")
+    services = ("batch", "ec2", "service-quotas")
     priority = 15
 
     def __init__(
@@ -85,9 +86,9 @@ class SmokeSubmitCheck(Check):
         plan = SmokePlan.for_target(ctx.target, jd, smoke_job_name(self.now()), share, nodes)
         if plan.unresolved:
             return self._unresolved(jd, plan)
-        too_many = self._too_many_nodes(ctx, nodes)
-        if too_many:
-            return self.skip(too_many)
+        unplaceable = self._unplaceable(ctx, jd, nodes, plan)
+        if unplaceable is not None:
+            return unplaceable
         remaining = ctx.remaining_s()
         if remaining < MIN_BUDGET_S:
             return self.skip(
@@ -125,6 +126,17 @@ class SmokeSubmitCheck(Check):
             return "smoke.enabled is false for this target"
         scope = ctx.options.scope
         return scope.smoke_problem(ctx.target, ctx.aws.region) if scope else None
+
+    def _unplaceable(
+        self, ctx: CheckContext, jd: JobDefinitionView, nodes: NodeChoice | None, plan: SmokePlan
+    ) -> CheckResult | None:
+        """More nodes than the queue may run (SKIP), or a job that could never leave
+        RUNNABLE (FAIL, nothing submitted)."""
+        too_many = self._too_many_nodes(ctx, nodes)
+        if too_many:
+            return self.skip(too_many)
+        never = smoke_never(ctx, jd, nodes)
+        return None if never is None else self.fail(never[0], never[1], **never[2], **plan.facts)
 
     def _unresolved(self, jd: JobDefinitionView, plan: SmokePlan) -> CheckResult:
         jd_name = plan.job_definition_name

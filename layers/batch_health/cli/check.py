@@ -89,6 +89,7 @@ def options_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> R
         time_budget_s=args.time_budget,
         concurrency=args.concurrency,
         environ=dict(environ),
+        cancel_unplaceable=args.cancel_unplaceable,
     )
 
 

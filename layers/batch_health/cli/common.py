@@ -51,6 +51,12 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
         help="let SMOKE_SUBMIT_CHECK submit a real test job (also ALLOW_TEST_SUBMIT=true)",
     )
     parser.add_argument(
+        "--cancel-unplaceable",
+        action="store_true",
+        help="cancel RUNNABLE jobs no compute environment of their queue can ever place, "
+        "with a reason naming the constraint (RUNNABLE_BACKLOG_CHECK)",
+    )
+    parser.add_argument(
         "--smoke-param",
         action="append",
         default=[],

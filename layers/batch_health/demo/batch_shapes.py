@@ -4,6 +4,7 @@ moto rejects `ecsProperties` in RegisterJobDefinition, leaves `nodeProperties`,
 `ecsProperties` and `schedulingPriority` out of DescribeJobDefinitions, would fail an
 assertion describing a job of an `ecsProperties` job definition, ignores `shareIdentifier`,
 `schedulingPriorityOverride`, `ecsPropertiesOverride` and `nodeOverrides` in SubmitJob,
+drops a compute environment's `eksConfiguration` (batch_health.demo.batch_environments),
 and accepts a submit to a fair-share queue without a share identifier. `install()`
 patches those few methods of moto's own classes (`BatchResponse`, `JobDefinition`,
 `Job`), so every client keeps sending real Batch requests (moto in-process, or a moto
@@ -34,6 +35,8 @@ import copy
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from batch_health.demo import batch_environments
 
 # Set on moto's BatchResponse class once the patches are in; makes install() idempotent.
 _MARK = "_batch_health_shapes"
@@ -70,6 +73,8 @@ def install() -> bool:
     patches: dict[tuple[type, str], Callable[[Any], Any]] = {
         (BatchResponse, "registerjobdefinition"): _register,
         (BatchResponse, "submitjob"): _submit,
+        (BatchResponse, "createcomputeenvironment"): batch_environments.create,
+        (BatchResponse, "describecomputeenvironments"): batch_environments.describe,
         (JobDefinition, "_validate"): _validate,
         (JobDefinition, "describe"): _describe_definition,
         (Job, "_container_details"): _container_details,

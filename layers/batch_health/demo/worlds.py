@@ -27,6 +27,23 @@ LOG_GROUP = "/aws/batch/academy-video-worker"
 EXEC_ROLE = "academy-batch-ecs-task-execution-role"
 JOB_ROLE = "academy-video-batch-job-role"
 IMAGE_REPO = "academy-video-worker"
+# What a Batch service role needs so that Batch can tell why jobs wait ("The AWS Batch
+# service role requires autoscaling:DescribeScalingActivities permission for this detection
+# to work", https://docs.aws.amazon.com/batch/latest/userguide/job_stuck_in_runnable_capacity.html);
+# the AWS managed policy AWSBatchServiceRole allows both actions.
+SERVICE_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "autoscaling:DescribeScalingActivities",
+                "ec2:DescribeSpotFleetRequestHistory",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
 ECS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -112,6 +129,11 @@ class WorldBuilder:
             RoleName=f"academy-batch-service-role{suffix}",
             AssumeRolePolicyDocument=json.dumps(ECS_TRUST),
         )["Role"]["Arn"]
+        iam.put_role_policy(
+            RoleName=f"academy-batch-service-role{suffix}",
+            PolicyName="batch-capacity-detection",
+            PolicyDocument=json.dumps(SERVICE_ROLE_POLICY),
+        )
         profile = iam.create_instance_profile(InstanceProfileName=f"academy-batch-instance{suffix}")
         batch = self.client("batch")
         ce_arn = batch.create_compute_environment(

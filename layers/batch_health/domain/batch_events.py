@@ -52,6 +52,7 @@ class EventKind(StrEnum):
     SUCCEEDED = "SUCCEEDED"  # a job succeeded (resolves the target's job incidents)
     BLOCKED = "BLOCKED"  # a RUNNABLE job blocks its queue (the blocked code is classified)
     STARTED = "STARTED"  # a job is RUNNING (read for smoke jobs only)
+    RUNNABLE = "RUNNABLE"  # a job entered RUNNABLE (judged on arrival: can it ever run?)
     OTHER = "OTHER"  # any other state change: nothing to do
 
 
@@ -131,6 +132,10 @@ class JobDetail(BaseModel):
     arrayProperties: dict[str, Any] = Field(default_factory=dict)
     nodeProperties: dict[str, Any] = Field(default_factory=dict)
     nodeDetails: dict[str, Any] = Field(default_factory=dict)
+    # What the job asks, read by the placement analysis of a waiting job.
+    ecsProperties: dict[str, Any] = Field(default_factory=dict)
+    eksProperties: dict[str, Any] = Field(default_factory=dict)
+    platformCapabilities: list[str] = Field(default_factory=list)
 
 
 class BatchEvent(BaseModel):
@@ -157,7 +162,13 @@ class BatchEvent(BaseModel):
             "FAILED": EventKind.FAILED,
             "SUCCEEDED": EventKind.SUCCEEDED,
             "RUNNING": EventKind.STARTED,
+            "RUNNABLE": EventKind.RUNNABLE,
         }.get(self.detail.status, EventKind.OTHER)
+
+    @property
+    def waits(self) -> bool:
+        """A job waiting to be placed: entered RUNNABLE, or blocking its queue there."""
+        return self.kind in (EventKind.RUNNABLE, EventKind.BLOCKED)
 
     @property
     def family(self) -> JobFamily | None:
@@ -168,10 +179,12 @@ class BatchEvent(BaseModel):
         """What a count counts once: the job, in what it announced (a job fails once; a
         blocked job counts once however often its block is announced), unique across
         accounts. A redelivered event has the same key. A failed child counts as its
-        parent: the parent's own event and all its children's share one key."""
-        family = self.family if self.kind is EventKind.FAILED else None
+        parent: the parent's own event and all its children's share one key; so does a
+        waiting child. A job's arrival in RUNNABLE and its queue's block are one wait."""
+        family = self.family if self.kind in (EventKind.FAILED, EventKind.RUNNABLE) else None
         job_id = family.parent_id if family else self.detail.jobId
-        return f"{self.queue_account}:{job_id}:{self.kind.value}"
+        kind = EventKind.BLOCKED if self.waits else self.kind
+        return f"{self.queue_account}:{job_id}:{kind.value}"
 
     @property
     def child_key(self) -> str:

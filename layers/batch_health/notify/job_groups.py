@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,8 +40,10 @@ RUNNABLE_BACKLOG_CHECK = "RUNNABLE_BACKLOG_CHECK"
 REASON_MAX = 1000
 
 
-def incident_key(target: str, check: str, kind: ReasonClass) -> str:
-    return f"{target}#{check}#{kind.name}"
+def incident_key(target: str, check: str, kind: ReasonClass, constraint: str = "") -> str:
+    """One incident per (target, check, class); a job that can never run, per its
+    placement constraint too."""
+    return f"{target}#{check}#{kind.name}" + (f"#{constraint}" if constraint else "")
 
 
 def index_key(target: str) -> str:
@@ -56,7 +58,7 @@ def family_item_key(family_key: str) -> str:
 def parse_incident_key(pk: str) -> tuple[str, str, ReasonClass] | None:
     target, _, rest = pk.partition("#")
     check, _, name = rest.partition("#")
-    kind = ReasonClass.__members__.get(name)
+    kind = ReasonClass.__members__.get(name.partition("#")[0])
     return (target, check, kind) if target and check and kind else None
 
 
@@ -173,6 +175,34 @@ def tally_from_item(item: dict[str, Any]) -> FamilyTally | None:
     return FamilyTally(kind, number("size"), number("summary_failed"), tuple(reasons))
 
 
+@dataclass(frozen=True)
+class NeverPlaced:
+    """Waiting jobs the placement analysis finds can never run: their incident is the
+    constraint's, and its message says what to change (and what was cancelled)."""
+
+    constraint: str
+    cause: str  # the analysis's numbers, Batch's own reason quoted
+    fix: str
+    cancelled: tuple[str, ...] = ()
+    cancel_failed: tuple[str, ...] = ()  # "job ID: why"
+
+    def merged(self, other: NeverPlaced) -> NeverPlaced:
+        """Two groups of jobs held by one constraint: their cancels together."""
+        return replace(
+            self,
+            cancelled=tuple(dict.fromkeys(self.cancelled + other.cancelled)),
+            cancel_failed=tuple(dict.fromkeys(self.cancel_failed + other.cancel_failed)),
+        )
+
+    def describe(self) -> str:
+        note = ""
+        if self.cancelled:
+            note += f" Cancelled (CancelUnplaceable): {', '.join(self.cancelled[:10])}."
+        if self.cancel_failed:
+            note += f" Not cancelled: {'; '.join(self.cancel_failed[:5])}."
+        return f"can never run [{self.constraint}]: {self.cause}.{note}"
+
+
 @dataclass
 class JobGroup:
     """The events of one batch that fall under one incident."""
@@ -189,10 +219,12 @@ class JobGroup:
     children: dict[str, tuple[str, ReasonClass]] = field(default_factory=dict)
     families: dict[str, FamilyNote] = field(default_factory=dict)
     example_family: str = ""  # the newest job's family key, when it has one
+    never: NeverPlaced | None = None
 
     @property
     def pk(self) -> str:
-        return incident_key(self.target, self.check, self.reason.kind)
+        constraint = self.never.constraint if self.never else ""
+        return incident_key(self.target, self.check, self.reason.kind, constraint)
 
     def add(
         self,

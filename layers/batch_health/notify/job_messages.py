@@ -55,9 +55,12 @@ def incident_message(
     if family and children:
         kind = "Array job" if family.kind.value == "array" else "Multi-node job"
         children = f" {kind} {example.job_name or example.job_id}: {children}."
+    what = f"{_what(group.check)}: {group.reason.describe(DETAIL_MAX // 2)}."
+    hint = reason_hint(group.reason, hint_context)
+    if group.never is not None:
+        what, hint = group.never.describe(), group.never.fix
     detail = (
-        f"{plural(incident.jobs, 'job')} {_what(group.check)}: "
-        f"{group.reason.describe(DETAIL_MAX // 2)}.{children} Queue {queue}, "
+        f"{plural(incident.jobs, 'job')} {what}{children} Queue {queue}, "
         f"since {iso(since)}; newest: {newest}"
     )
     return Notification(
@@ -68,7 +71,7 @@ def incident_message(
         status="FAIL",
         detail=clip(detail, DETAIL_MAX),
         occurred_at=now,
-        hints=(clip(reason_hint(group.reason, hint_context), HINT_MAX),),
+        hints=(clip(hint, HINT_MAX),),
         links=example.links(),
         since=since,
         reason_class=group.reason.kind.value,

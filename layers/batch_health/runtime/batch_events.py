@@ -1,8 +1,8 @@
 """What the Batch events function does with one batch of SQS messages.
 
-EventBridge puts Batch's "Job State Change" (FAILED, SUCCEEDED; RUNNING for smoke jobs)
-and "Job Queue Blocked" events of the monitored queues on an SQS queue; Lambda hands them
-over in batches (at most MaximumConcurrency at once). For each batch:
+EventBridge puts Batch's "Job State Change" (FAILED, SUCCEEDED, RUNNABLE; RUNNING for
+smoke jobs) and "Job Queue Blocked" events of the monitored queues on an SQS queue; Lambda
+hands them over in batches (at most MaximumConcurrency at once). For each batch:
 
 1. Read each message (a malformed one is reported as failed: SQS retries it, then moves
    it to the dead-letter queue; nothing is dropped).
@@ -15,12 +15,15 @@ over in batches (at most MaximumConcurrency at once). For each batch:
    whatever its own reason, is counted under that class, so one incident results; each
    failed child's reason is counted on the family (batch_health.notify.job_groups). A
    child's success or start is left to its parent's event.
-4. Group failures and blocks by (target, check, reason class); count each group exactly
+4. Judge each waiting job (entered RUNNABLE, or blocking its queue) against its queue's
+   compute environments (batch_health.runtime.placement_events): one that can never run
+   is filed under its constraint; any other arrival needs nothing.
+5. Group failures and blocks by (target, check, reason class); count each group exactly
    (batch_health.notify.job_incidents); open the incident (FAIL) the first time, with the
    check that owns the cause run for that target at once, or remind when due.
-5. A job that succeeded resolves its target's incidents whose newest failure is older than
+6. A job that succeeded resolves its target's incidents whose newest failure is older than
    the quiet period. A smoke job's own event gives SMOKE_SUBMIT_CHECK its result.
-6. Emit `JobFailures` (and `JobsBlocked`) by Target and ReasonClass.
+7. Emit `JobFailures` (and `JobsBlocked`) by Target and ReasonClass.
 
 Messages whose group could not be counted or announced are returned as
 `batchItemFailures`: SQS delivers them again, and the count stays exact because counted
@@ -29,22 +32,17 @@ events are remembered.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.config import SuiteConfig, Target
-from batch_health.domain.arns import arn_account, resource_name
 from batch_health.domain.batch_events import (
     BatchEvent,
     EventKind,
-    InvalidBatchEvent,
     family_class,
-    parse_batch_event,
 )
+from batch_health.domain.placement_report import CANCEL_PREFIX
 from batch_health.domain.reason_hints import OWNING_CHECK, HintContext
 from batch_health.domain.status_reasons import ClassifiedReason, ReasonClass
 from batch_health.models import utc_now
@@ -56,72 +54,33 @@ from batch_health.notify.job_groups import (
     FamilyTally,
     JobExample,
     JobGroup,
+    NeverPlaced,
     quote_reason,
 )
 from batch_health.notify.job_incidents import JobIncidentStore
 from batch_health.notify.job_messages import incident_message, resolved_message
 from batch_health.notify.messages import Event
-from batch_health.runtime.event import InvalidEventError
+from batch_health.runtime.confirmation import Confirmer
+from batch_health.runtime.event_routing import Received, TargetRouter, home_account, read_messages
 from batch_health.runtime.metrics import emit_job_metric
 from batch_health.runtime.monitor import Runtime, load_targets
 from batch_health.runtime.observability import logger
+from batch_health.runtime.placement_events import (
+    canceller,
+    filed_class,
+    judge_waiting,
+    judged_here,
+    read_facts,
+)
 from batch_health.runtime.settings import BatchEventSettings
 from batch_health.runtime.smoke_events import SmokeOutcome, smoke_outcome
-
-# (target name, check name) -> one line saying what the check found, run now.
-Confirmer = Callable[[str, str], str]
-
-
-@dataclass(frozen=True)
-class Received:
-    message_id: str
-    event: BatchEvent
-
-
-def read_messages(event: Any) -> tuple[list[Received], list[str]]:
-    """The Batch events in an SQS batch, and the ids of messages that are not one."""
-    records = event.get("Records") if isinstance(event, dict) else None
-    if not isinstance(records, list):
-        raise InvalidEventError('invalid event: expected an SQS batch ({"Records": [...]})')
-    received: list[Received] = []
-    bad: list[str] = []
-    for index, record in enumerate(records):
-        message_id = record.get("messageId") if isinstance(record, dict) else None
-        if not isinstance(message_id, str) or not message_id:
-            raise InvalidEventError(f"invalid event: Records[{index}].messageId: missing")
-        try:
-            received.append(Received(message_id, parse_batch_event(json.loads(record["body"]))))
-        except (KeyError, TypeError, json.JSONDecodeError, InvalidBatchEvent) as exc:
-            logger.error("unreadable message", extra={"message_id": message_id, "error": str(exc)})
-            bad.append(message_id)
-    return received, bad
-
-
-class TargetRouter:
-    """Which target an event belongs to: its queue's account, region and name."""
-
-    def __init__(self, targets: Iterable[Target], home_region: str, home_account: str) -> None:
-        self._by_queue: dict[tuple[str, str, str], list[Target]] = {}
-        for t in targets:
-            queue_arn = t.job_queue if t.job_queue.startswith("arn:") else ""
-            account = arn_account(queue_arn) or (arn_account(t.role_arn or "") or home_account)
-            region = (queue_arn.split(":")[3] if queue_arn else "") or t.region or home_region
-            self._by_queue.setdefault((account, region, resource_name(t.job_queue)), []).append(t)
-
-    def route(self, event: BatchEvent) -> Target | None:
-        key = (event.queue_account, event.region, event.queue_name)
-        candidates = self._by_queue.get(key) or self._by_queue.get(("", *key[1:])) or []
-        jd = event.job_definition_name
-        same = [t for t in candidates if resource_name(t.job_definition) == jd]
-        chosen = same or candidates
-        return chosen[0] if chosen else None
 
 
 def example_of(event: BatchEvent, reason: ClassifiedReason, target: Target) -> JobExample:
     """The job an incident shows: a child's parent (it is what was counted), with the
     child's own log stream and reason."""
     d = event.detail
-    family = event.family if event.kind is EventKind.FAILED else None
+    family = event.family if event.kind in (EventKind.FAILED, EventKind.RUNNABLE) else None
     return JobExample(
         job_id=family.parent_id if family else d.jobId,
         job_name=d.jobName,
@@ -142,18 +101,26 @@ class Sorted:
     contexts: dict[str, HintContext] = field(default_factory=dict)
     successes: dict[str, tuple[datetime, BatchEvent]] = field(default_factory=dict)
     smoke: list[tuple[Received, Target]] = field(default_factory=list)
+    waiting: list[tuple[Received, Target]] = field(default_factory=list)  # judged on arrival
     # A family's key -> its failed jobs' events, filed once the family's class is known.
     families: dict[str, list[tuple[Received, Target]]] = field(default_factory=dict)
     ignored: int = 0
 
     def add(self, item: Received, target: Target) -> None:
         event = item.event
-        if event.is_smoke:
+        if event.is_smoke and event.kind is not EventKind.RUNNABLE:
             self.smoke.append((item, target))
             return
+        if event.waits and not event.is_smoke and judged_here(event):
+            self.waiting.append((item, target))
+            return
         family = event.family
-        if family and family.is_child and event.kind is not EventKind.FAILED:
-            self.ignored += 1  # the parent's own event says how the job ended
+        if (family and family.is_child and event.kind is not EventKind.FAILED) or (
+            event.detail.statusReason.startswith(CANCEL_PREFIX)
+        ):
+            # The parent's own event says how the job ended; a job cancelled as one that
+            # can never run is in the incident that cancelled it.
+            self.ignored += 1
             return
         if event.kind is EventKind.SUCCEEDED:
             newest = self.successes.get(target.name)
@@ -168,15 +135,27 @@ class Sorted:
             return
         self.file(item, target)
 
-    def file(self, item: Received, target: Target, kind: ReasonClass | None = None) -> None:
-        """Into its group: a family's event under the family's class `kind`."""
+    def file(
+        self,
+        item: Received,
+        target: Target,
+        kind: ReasonClass | None = None,
+        never: NeverPlaced | None = None,
+    ) -> None:
+        """Into its group: a family's event under the family's class `kind`; a job that
+        can never run under its constraint's (`never`), Batch's words kept."""
         event = item.event
-        check = RUNNABLE_BACKLOG_CHECK if event.kind is EventKind.BLOCKED else JOB_FAILURES_CHECK
+        check = RUNNABLE_BACKLOG_CHECK if event.waits else JOB_FAILURES_CHECK
         reason = event.reason()
         filed = reason if kind is None or reason.kind is kind else ClassifiedReason(kind, "")
+        if never is not None and kind is not None:
+            filed = replace(reason, kind=kind)
         example = example_of(event, reason, target)
         group = JobGroup(target.name, event.region, check, filed, example, event.occurred_at)
+        group.never = never
         group = self.groups.setdefault(group.pk, group)
+        if never is not None and group.never is not never:
+            group.never = group.never.merged(never) if group.never else never
         family = event.family if kind is not None else None
         note = None
         if family is not None:
@@ -232,6 +211,33 @@ class EventRun:
             for item, target in items:
                 batch.file(item, target, classes[fk])
 
+    def place_waiting(self, batch: Sorted) -> None:
+        """Judge the batch's waiting jobs: those that can never run are filed under their
+        constraint; other blocked jobs under Batch's reason; other arrivals need nothing."""
+        if not batch.waiting:
+            return
+        scope = self.settings.scope()
+        cancel = canceller(self.rt.sessions) if self.settings.cancel_unplaceable else None
+        try:
+            judged = judge_waiting(
+                batch.waiting,
+                self.rt.placement_facts,
+                lambda targets: read_facts(targets, self.rt.sessions, scope),
+                cancel=cancel,
+            )
+        except Exception as exc:  # the analysis is extra: Batch's blocked events still count
+            logger.exception("waiting jobs not judged")
+            self.outcome.failures.append(f"placement analysis: {type(exc).__name__}: {exc}")
+            judged = None
+        for item, target in batch.waiting:
+            group = judged.never.get(item.event.detail.jobId) if judged else None
+            if group is not None and judged is not None:
+                batch.file(item, target, filed_class(group), judged.notes[id(group)])
+            elif item.event.kind is EventKind.BLOCKED:
+                batch.file(item, target)
+            else:
+                batch.ignored += 1
+
     def _family(self, group: JobGroup) -> FamilyTally | None:
         if not group.example_family:
             return None
@@ -274,7 +280,8 @@ class EventRun:
 
     def _confirmation(self, group: JobGroup) -> str:
         owner = OWNING_CHECK.get(group.reason.kind)
-        if owner is None or self.confirm is None:
+        # A job that can never run was judged from facts read just now: nothing to confirm.
+        if owner is None or self.confirm is None or group.never is not None:
             return ""
         try:
             return self.confirm(group.target, owner)
@@ -304,11 +311,6 @@ class EventRun:
         self.retry |= message_ids
 
 
-def home_account(context: Any) -> str:
-    """The function's own account, from its ARN (arn:aws:lambda:region:account:function:x)."""
-    return arn_account(str(getattr(context, "invoked_function_arn", "") or ""))
-
-
 def handle(
     event: Any,
     context: Any,
@@ -331,6 +333,7 @@ def handle(
             batch.add(item, target)
     run = EventRun(settings, rt, confirm, now or utc_now())
     run.place_families(batch)
+    run.place_waiting(batch)
     for pk, group in batch.groups.items():
         run.group(group, batch.contexts[pk])
     for name, (at, success) in batch.successes.items():
@@ -362,36 +365,3 @@ def handle(
         },
     )
     return {"batchItemFailures": [{"itemIdentifier": m} for m in sorted(retry)]}
-
-
-def monitor_confirmer(sessions: Any, function_name: str) -> Confirmer:
-    """Runs one check for one target in the monitor function (synchronously), so the
-    incident says what that check finds now. The monitor has the read permissions."""
-
-    def confirm(target: str, check: str) -> str:
-        client = sessions.client("lambda")
-        payload = {"targets": [target], "checks": [check], "notify": False}
-        try:
-            response = client.invoke(FunctionName=function_name, Payload=json.dumps(payload))
-            body = json.loads(response["Payload"].read() or b"{}")
-        except (*AWS_ERRORS, ValueError) as exc:
-            summary = classify(exc).summary if not isinstance(exc, ValueError) else str(exc)
-            return f"{check} could not be run: {summary}"
-        if response.get("FunctionError"):
-            return f"{check} could not be run: {body.get('errorMessage', 'function error')}"
-        return describe_confirmation(body, check)
-
-    return confirm
-
-
-def describe_confirmation(report: dict[str, Any], check: str) -> str:
-    """The check's verdict in the monitor's JSON report, on one line."""
-    reports = report.get("reports") or [report]
-    for result in reports[0].get("checks", []) if reports else []:
-        if result.get("name") == check:
-            status = result.get("status", "?")
-            detail = result.get("detail", "")
-            if status == "OK":
-                return f"{check} passes now: {detail} (the cause is gone or comes and goes)"
-            return f"{check} {status}: {detail}"
-    return f"{check} did not run ({report.get('reason') or 'no result in the report'})"

@@ -25,9 +25,11 @@ from pydantic import (
 )
 
 from batch_health.checks import parse_check_names
+from batch_health.config import TARGET_NAME_RE
 from batch_health.validation import dotted, problems
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+TargetName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=TARGET_NAME_RE)]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -43,7 +45,7 @@ class RunRequest(BaseModel):
     checks: Annotated[list[NonEmpty], Field(min_length=1)] | None = None
     allow_test_submit: bool = False
     notify: bool = True
-    targets: Annotated[list[NonEmpty], Field(min_length=1)] | None = None
+    targets: Annotated[list[TargetName], Field(min_length=1)] | None = None
 
     @field_validator("checks")
     @classmethod

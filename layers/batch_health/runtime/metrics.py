@@ -15,6 +15,12 @@ deployment sends as little as it can:
   once: the heartbeat does not wait for the notifications.
 - `CheckDurationMs` per check and target, only with PUBLISH_DURATION_METRICS (each series
   is a metric billed every hour).
+- `QueueDepth` (Target, Status): the jobs in SUBMITTED, PENDING, RUNNABLE, STARTING and
+  RUNNING now, and `OldestRunnableAgeSeconds` / `OldestStartingAgeSeconds` (Target): how
+  long the oldest such job has waited, from RUNNABLE_BACKLOG_CHECK's result data
+  (domain/queue_depth.py). Only while above 0: an idle queue sends nothing (the dashboard
+  draws the gaps as 0), nor does a status that could not be listed. A count stopped at the
+  read cap is a lower bound, said in the metadata `capped` (no cost).
 
 One `single_metric` per per-target value: a flush holds one value per metric name, and
 each of these needs its own dimension set.
@@ -26,6 +32,7 @@ from collections.abc import Mapping, Set
 
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
+from batch_health.domain.queue_depth import QUEUE_DEPTH_STATUSES, QueueDepth
 from batch_health.models import CheckResult, Report, Status, SuiteReport
 from batch_health.runtime.metric_state import failing_after
 from batch_health.runtime.observability import SERVICE
@@ -37,6 +44,9 @@ FAILED_CHECKS = "FailedChecks"
 NOTIFICATION_FAILED = "NotificationFailed"
 JOB_FAILURES = "JobFailures"  # from Batch's events, per Target and ReasonClass
 JOBS_BLOCKED = "JobsBlocked"
+QUEUE_DEPTH = "QueueDepth"
+OLDEST_AGE = {"RUNNABLE": "OldestRunnableAgeSeconds", "STARTING": "OldestStartingAgeSeconds"}
+QUEUE_DEPTH_CHECK = "RUNNABLE_BACKLOG_CHECK"  # its result data carries the QueueDepth
 
 
 def emit_suite_metrics(
@@ -62,6 +72,7 @@ def emit_suite_metrics(
                 publish_durations=publish_durations,
                 was_failing=None if before is None else result.name in before,
             )
+            emitted += emit_queue_depth(report.target, result, namespace=namespace)
         emitted += emit_failed_checks(report, before, namespace=namespace)
     return emitted
 
@@ -104,6 +115,38 @@ def emit_check_metrics(
             default_dimensions=dims,
         ):
             pass
+        emitted += 1
+    return emitted
+
+
+def emit_queue_depth(target: str, result: CheckResult, *, namespace: str) -> int:
+    """The target's `QueueDepth` per status and its oldest RUNNABLE / STARTING job's age,
+    from RUNNABLE_BACKLOG_CHECK's result data; returns how many values. Nothing for a 0,
+    an age there is none of, or a status that could not be listed."""
+    depth = QueueDepth.from_data(result.data) if result.name == QUEUE_DEPTH_CHECK else None
+    if depth is None:
+        return 0
+    values: list[tuple[str, dict[str, str], float, MetricUnit, str]] = [
+        (QUEUE_DEPTH, {"Status": status}, depth.counts.get(status, 0), MetricUnit.Count, status)
+        for status in QUEUE_DEPTH_STATUSES
+    ]
+    values += [
+        (name, {}, depth.oldest_age_seconds.get(status, 0), MetricUnit.Seconds, status)
+        for status, name in OLDEST_AGE.items()
+    ]
+    emitted = 0
+    for name, dims, value, unit, status in values:
+        if not value or status in depth.unread:
+            continue
+        with single_metric(
+            name=name,
+            unit=unit,
+            value=value,
+            namespace=namespace,
+            default_dimensions={"Target": target, **dims},
+        ) as metric:
+            if status in depth.capped:
+                metric.add_metadata("capped", True)
         emitted += 1
     return emitted
 

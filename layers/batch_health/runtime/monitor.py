@@ -36,6 +36,7 @@ from batch_health.runtime.metrics import (
     record_notification_failures,
 )
 from batch_health.runtime.observability import logger, metrics, tracer
+from batch_health.runtime.placement_events import FactsCache
 from batch_health.runtime.settings import MonitorSettings
 from batch_health.text import clip
 
@@ -49,6 +50,8 @@ class Runtime:
     credentials they cache) and the Parameters provider's cache."""
 
     sessions: AwsSessions = field(default_factory=AwsSessions)
+    # The events function's queue facts for judging waiting jobs on arrival.
+    placement_facts: FactsCache = field(default_factory=FactsCache)
     _ssm_provider: Any = None
 
     def ssm_provider(self) -> Any:
@@ -225,6 +228,7 @@ def handle(
         environ=settings.source_environ,
         scope=settings.scope(),
         smoke_result=settings.smoke_result,
+        cancel_unplaceable=settings.cancel_unplaceable,
     )
     logger.info(
         "run starting",

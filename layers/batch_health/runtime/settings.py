@@ -82,6 +82,8 @@ class MonitorSettings(EnvModel):
     )
     # "event": the smoke run submits and ends; the job's own event gives the result.
     smoke_result: Literal["wait", "event"] = Field("wait", validation_alias="SMOKE_RESULT")
+    # Cancel RUNNABLE jobs that can never be placed (the stack's CancelUnplaceable).
+    cancel_unplaceable: Flag = Field(False, validation_alias="CANCEL_UNPLACEABLE")
     metrics_namespace: Namespace = Field(
         "BatchHealth", validation_alias="POWERTOOLS_METRICS_NAMESPACE"
     )

@@ -140,8 +140,14 @@ def test_every_api_the_suite_calls_has_a_documented_or_stated_quota():
                 "ListJobs",
                 "SubmitJob",
                 "TerminateJob",
+                "CancelJob",
+                "GetJobQueueSnapshot",
             )
         ),
+        ("ec2", "DescribeInstanceTypes"),
+        ("ec2", "DescribeSubnets"),
+        ("ec2", "DescribeInstanceTypeOfferings"),
+        ("service-quotas", "GetServiceQuota"),
         *(
             ("iam", op)
             for op in (

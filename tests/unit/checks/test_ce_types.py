@@ -20,6 +20,7 @@ from support.checks import (
 from support.shapes_data import answer
 
 from batch_health.demo import QUEUE, REGION
+from batch_health.domain.blocked_events import SERVICE_LINKED_ROLE_POLICIES
 from batch_health.models import Status
 
 UNMANAGED = "academy-unmanaged"
@@ -182,6 +183,8 @@ def test_healthy_managed_environments_of_every_type_are_ok(aws, monkeypatch, ce_
         job_queue=queue(computeEnvironmentOrder=order),
         compute_environment=lambda _name: ce,
         container_instances=lambda cluster: calls.append(cluster) or [],
+        # a service role with the policy AWS documents for Batch's service-linked role
+        role_policy_documents=lambda _role: list(SERVICE_LINKED_ROLE_POLICIES),
     )
     res = check(PLAIN_TARGET, "CE_CHECK")
     assert res.status is Status.OK, res.detail

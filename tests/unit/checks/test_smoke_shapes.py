@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from support.shape_world import ShapeWorld
 from support.shapes_data import answer, entry
-from support.suite import light_queue, run_target
+from support.suite import run_target
 
 from batch_health.aws.inventory import TargetView
 from batch_health.demo import WorldBuilder
@@ -58,8 +58,7 @@ def sent(monkeypatch) -> list[dict[str, Any]]:
 def shape(world: WorldBuilder, shape_id: str, jd: dict[str, Any] | None = None) -> ShapeWorld:
     """The corpus's job definition `shape_id` (or `jd`, a changed copy of it) and a queue."""
     assert entry("job_definitions", shape_id)["source"].startswith("https://")
-    light_queue(world)
-    return ShapeWorld(world, jd or answer("job_definitions", shape_id)).build()
+    return ShapeWorld(world, jd or answer("job_definitions", shape_id)).build().queue()
 
 
 def smoke(built: ShapeWorld, **smoke_config: Any) -> CheckResult:

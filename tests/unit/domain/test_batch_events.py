@@ -16,11 +16,13 @@ from batch_health.domain.status_reasons import ReasonClass
 def test_the_documented_job_state_change_example_is_read_as_aws_wrote_it():
     event = parse_batch_event(documented("job-state-change"))
     assert event.detail_type == "Batch Job State Change"
-    assert event.kind is EventKind.OTHER  # RUNNABLE: nothing to do
+    assert event.kind is EventKind.RUNNABLE and event.waits  # judged on arrival
     assert event.queue_name == "PexjEHappyPathCanary2JobQueue"
     assert event.queue_account == "123456789012"
     assert event.job_definition_name == "first-run-job-definition"
-    assert event.key == "123456789012:4c7599ae-0a82-49aa-ba5a-4727fcce14a8:OTHER"
+    # Its arrival and a later block of its queue are one wait: one key.
+    assert event.key == "123456789012:4c7599ae-0a82-49aa-ba5a-4727fcce14a8:BLOCKED"
+    assert event.key == parse_batch_event(documented("job-queue-blocked")).key
     assert not event.is_smoke
     assert event.log_stream() == ""  # the job has not run
 

@@ -32,7 +32,8 @@ from batch_health.models import CheckResult, Report, Status, SuiteReport
 from batch_health.notify.job_incidents import JobIncidentStore
 from batch_health.notify.job_messages import resolve_by_checks
 from batch_health.runtime import monitor
-from batch_health.runtime.batch_events import handle, monitor_confirmer
+from batch_health.runtime.batch_events import handle
+from batch_health.runtime.confirmation import monitor_confirmer
 from batch_health.runtime.monitor import Runtime
 from batch_health.runtime.settings import BatchEventSettings
 

@@ -82,6 +82,8 @@ def test_the_invalid_sample_event_names_every_bad_field():
         ({"checks": []}, "checks: List should have at least 1 item"),
         ({"checks": [""]}, "checks[0]: String should have at least 1 character"),
         ({"targets": ["a", 3]}, "targets[1]: Input should be a valid string"),
+        ({"targets": ["\x1f"]}, "targets[0]: String should match pattern"),
+        ({"targets": ["prod/eu"]}, "targets[0]: String should match pattern"),
         ({"detail-type": "Batch Job State Change", "source": "aws.batch"}, "detail-type: Input"),
         (
             {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {"x": 1}},

@@ -25,6 +25,7 @@ from support.batch_events import (
     succeeded,
 )
 from support.cfn import ACCOUNT, REGION, ROOT, Stack, deploy
+from support.placement import Answers
 from support.recorder import Recorder
 from support.replay import authorize, policies_of
 
@@ -34,7 +35,8 @@ from batch_health.domain.batch_events import parse_batch_event
 from batch_health.domain.iam_policy import Decision, evaluate
 from batch_health.limits import SQS_ESM_MAX_CONCURRENCY_MIN
 from batch_health.runtime import monitor
-from batch_health.runtime.batch_events import handle, monitor_confirmer
+from batch_health.runtime.batch_events import handle
+from batch_health.runtime.confirmation import monitor_confirmer
 from batch_health.runtime.monitor import Runtime
 from batch_health.runtime.observability import metrics
 from batch_health.runtime.settings import BatchEventSettings
@@ -58,7 +60,7 @@ def ours(event: dict[str, Any], queue_arn: str = QUEUE_ARN) -> dict[str, Any]:
     return event
 
 
-def test_the_rule_reads_failed_succeeded_and_blocked_jobs_of_the_monitored_queue(aws):
+def test_the_rule_reads_failed_succeeded_runnable_and_blocked_jobs_of_the_monitored_queue(aws):
     pattern = deploy(parameters=SINGLE).properties("BatchEventsRule")["EventPattern"]
     failed_job = ours(documented("job-failed"))
     assert matches(pattern, failed_job)
@@ -66,9 +68,14 @@ def test_the_rule_reads_failed_succeeded_and_blocked_jobs_of_the_monitored_queue
     done = ours(documented("job-failed"))
     done["detail"] = {**done["detail"], "status": "SUCCEEDED"}
     assert matches(pattern, done)
-    # The documented RUNNABLE change, another queue, a RUNNING job that is not a smoke job:
-    assert not matches(pattern, ours(documented("job-state-change")))
+    # The documented RUNNABLE change: judged on arrival.
+    assert matches(pattern, ours(documented("job-state-change")))
+    # Another queue, a job STARTING, a RUNNING job that is not a smoke job:
     assert not matches(pattern, ours(documented("job-failed"), QUEUE_ARN + "-other"))
+    assert not matches(pattern, ours(documented("job-queue-blocked"), QUEUE_ARN + "-other"))
+    starting = ours(documented("job-state-change"))
+    starting["detail"] = {**starting["detail"], "status": "STARTING"}
+    assert not matches(pattern, starting)
     running = ours(documented("job-failed"))
     running["detail"] = {**running["detail"], "status": "RUNNING"}
     assert not matches(pattern, running)
@@ -199,6 +206,14 @@ def test_a_target_account_forwards_its_batch_events_to_the_monitors_bus(aws):
 # --- permission replay: the events function and the monitor run it asks to confirm ------
 
 
+def arrival(n: int) -> dict[str, Any]:
+    """AWS's documented RUNNABLE state change, on the stack's queue."""
+    event = ours(documented("job-state-change"))
+    event["id"] = f"runnable-{n}"
+    event["detail"]["jobId"] = f"20000000-0000-4000-8000-{n:012d}"
+    return event
+
+
 def events_deployment(stack: Stack, world: WorldBuilder) -> tuple[dict[str, str], dict[str, str]]:
     """The stack's topic and table in moto; (events function env, monitor env)."""
     events_env = {**stack.properties("BatchEventsFunction")["Environment"]["Variables"]}
@@ -216,8 +231,11 @@ def events_deployment(stack: Stack, world: WorldBuilder) -> tuple[dict[str, str]
     return events_env, monitor_env
 
 
-def test_every_request_of_the_events_function_is_allowed_by_its_role(world, tmp_path: Path):
+def test_every_request_of_the_events_function_is_allowed_by_its_role(
+    world, tmp_path: Path, monkeypatch
+):
     build_seed(world, tmp_path)
+    Answers().install(monkeypatch)  # GetServiceQuota, which the emulator lacks
     stack = deploy(parameters={**SINGLE, "LogGroup": LOG_GROUP})
     events_env, monitor_env = events_deployment(stack, world)
     recorder = Recorder("events")
@@ -241,6 +259,7 @@ def test_every_request_of_the_events_function_is_allowed_by_its_role(world, tmp_
             failed(1, queue=QUEUE, region=REGION, reason=LOG_GROUP_MISSING),
             blocked(2, queue=QUEUE, region=REGION, reason=JOB_TOO_LARGE),
             failed(3, queue=QUEUE, region=REGION, reason="", name="health-smoke-1"),
+            arrival(5),  # judged on arrival: the queue's placement reads
         ]
         later = succeeded(4, queue=QUEUE, region=REGION, at_ms=1_795_000_000_000 + 3_600_000)
         for events in (batch, [later]):
@@ -262,5 +281,8 @@ def test_every_request_of_the_events_function_is_allowed_by_its_role(world, tmp_
         ("events", "sns:Publish"),
         ("events", "lambda:Invoke"),
         ("monitor", "logs:DescribeLogGroups"),
+        ("events", "batch:DescribeComputeEnvironments"),
+        ("events", "ec2:DescribeInstanceTypes"),
+        ("events", "service-quotas:GetServiceQuota"),
     ):
         assert needed in by, needed

@@ -83,6 +83,39 @@ def test_a_healthy_run_sends_no_check_failed_series_only_the_heartbeat():
             }
 
 
+def test_an_idle_queue_sends_no_queue_depth_a_busy_one_5_depths_and_2_ages_per_target():
+    """QueueDepth per status and the two oldest-age gauges, only while above 0: the healthy
+    month's idle queues send none, a busy target's queue 7 metrics, each billed per hour."""
+    (report,) = cost.healthy_suite(1).reports
+    (backlog,) = [c for c in report.checks if c.name == "RUNNABLE_BACKLOG_CHECK"]
+    assert backlog.data["queue_depth"] == dict.fromkeys(
+        ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"), 0
+    )
+    for targets in (1, 3):
+        series, _ = cost.run_series(cost.healthy_suite(targets, busy=True), "BatchHealth", False)
+        gauges = {(name, tuple(sorted(dims))) for _, name, dims in series if name != "SuiteRun"}
+        assert len(gauges) == 7 * targets
+    assert {(name, tuple(sorted(dims))) for _, name, dims in cost.queue_depth_series()} == {
+        *(
+            ("QueueDepth", (("Status", s), ("Target", "target-00")))
+            for s in backlog.data["queue_depth"]
+        ),
+        ("OldestRunnableAgeSeconds", (("Target", "target-00"),)),
+        ("OldestStartingAgeSeconds", (("Target", "target-00"),)),
+    }
+    assert cost.queue_depth_cost(24 * 30) == pytest.approx(7 * 0.30)
+    assert cost.queue_depth_cost(24) == pytest.approx(7 * 0.30 / 30)
+
+
+def test_busy_queues_show_in_the_bill_per_target():
+    one = items(cost.monthly_bill(1, busy=True))
+    two = items(cost.monthly_bill(2, busy=True))
+    assert one["custom metrics"] - items(ONE)["custom metrics"] == pytest.approx(7 * 0.30)
+    assert two["custom metrics"] - one["custom metrics"] == pytest.approx(7 * 0.30)
+    # Their EMF lines are logged too.
+    assert one["CloudWatch Logs ingestion"] > items(ONE)["CloudWatch Logs ingestion"]
+
+
 def test_the_healthy_suite_is_every_registered_check():
     (report,) = cost.healthy_suite(1).reports
     assert [c.name for c in report.checks] == sorted(

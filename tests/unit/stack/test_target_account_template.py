@@ -84,8 +84,12 @@ def test_the_read_policy_reads_and_only_the_opt_in_smoke_policy_writes():
         a.split(":", 1)[1].startswith(("Describe", "List", "Get", "Simulate")) for a in read
     ), read
     assert actions(policies()["batch-health-smoke"]) == WRITE_ACTIONS
-    smoke = next(p for p in ROLE["Policies"] if "Fn::If" in p)["Fn::If"]
-    assert smoke[0] == "HasSmoke" and smoke[2] == {"Ref": "AWS::NoValue"}
+    assert actions(policies()["batch-health-cancel"]) == {"batch:CancelJob"}
+    options = [p["Fn::If"] for p in ROLE["Policies"] if "Fn::If" in p]
+    assert [(o[0], o[1]["PolicyName"], o[2]) for o in options] == [
+        ("HasSmoke", "batch-health-smoke", {"Ref": "AWS::NoValue"}),
+        ("CancelsUnplaceable", "batch-health-cancel", {"Ref": "AWS::NoValue"}),
+    ]
 
 
 class OperationLog:
@@ -97,7 +101,8 @@ class OperationLog:
 
     def __call__(self, model: Any, **_: Any) -> None:
         with self._lock:
-            self.actions.add(f"{model.service_model.service_name}:{model.name}")
+            # the signing name is the IAM prefix (service-quotas signs as servicequotas)
+            self.actions.add(f"{model.service_model.signing_name}:{model.name}")
 
     def sessions(self) -> AwsSessions:
         base = boto3.Session()

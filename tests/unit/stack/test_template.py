@@ -146,10 +146,43 @@ def test_dashboard_draws_each_query_with_gaps_as_0():
         for w in json.loads(body)["widgets"]
         if w["type"] == "metric" and "SELECT" in json.dumps(w)
     ]
-    assert len(queried) == 3
+    assert len(queried) == 6
     for query, filled in queried:
         assert query[0]["expression"].startswith("SELECT") and query[0]["visible"] is False
         assert filled[0]["expression"] == f"FILL({query[0]['id']}, 0)"
+
+
+def test_dashboard_shows_the_queue_depth_now_and_the_oldest_waiting_jobs_age():
+    """The gauges runtime/metrics.py sends from RUNNABLE_BACKLOG_CHECK: QueueDepth stacked by
+    status per target, and the oldest RUNNABLE and STARTING job's age per target."""
+    body = sub_text(RESOURCES["HealthDashboard"]["Properties"]["DashboardBody"])
+    widgets = {w["properties"].get("title"): w for w in json.loads(body)["widgets"]}
+    queries = {
+        title: w["properties"]["metrics"][0][0]["expression"]
+        for title, w in widgets.items()
+        if "SELECT" in json.dumps(w)
+    }
+    depth = widgets["Queue depth now (jobs by status)"]
+    assert depth["properties"]["stacked"] is True and depth["width"] == 24
+    namespace = '"${MetricNamespace}"'
+    assert queries["Queue depth now (jobs by status)"] == (
+        f'SELECT MAX(QueueDepth) FROM {namespace} GROUP BY "Target", "Status"'
+    )
+    assert queries["Oldest RUNNABLE job's age (s)"] == (
+        f'SELECT MAX(OldestRunnableAgeSeconds) FROM {namespace} GROUP BY "Target"'
+    )
+    assert queries["Oldest STARTING job's age (s)"] == (
+        f'SELECT MAX(OldestStartingAgeSeconds) FROM {namespace} GROUP BY "Target"'
+    )
+    # Ages are not parts of one whole: not stacked. No widget covers another.
+    assert not any(widgets[t]["properties"].get("stacked") for t in queries if "Oldest" in t)
+    cells = [
+        (w["x"] + dx, w["y"] + dy)
+        for w in widgets.values()
+        for dx in range(w["width"])
+        for dy in range(w["height"])
+    ]
+    assert len(set(cells)) == len(cells) and all(x < 24 for x, _ in cells)
 
 
 def test_the_dashboard_is_optional_and_off_by_default():

@@ -22,6 +22,11 @@ WILDCARD_ALLOWED = {
     "batch:DescribeSchedulingPolicies": "Batch has no resource-level permissions for Describe*",
     "ssm:DescribeParameters": "DescribeParameters has no resource type",
     "sts:GetCallerIdentity": "the call has no resource",
+    "batch:GetJobQueueSnapshot": "read-only like Batch's Describe*, the queue's front",
+    "ec2:DescribeInstanceTypes": "EC2 Describe* support no resource-level permissions",
+    "ec2:DescribeSubnets": "EC2 Describe* support no resource-level permissions",
+    "ec2:DescribeInstanceTypeOfferings": "EC2 Describe* support no resource-level permissions",
+    "servicequotas:GetServiceQuota": "read-only quota values, in the monitored regions",
 }
 # Policies where "*" is not a wildcard over resources: in a KMS key policy, "*" is the key.
 NOT_IAM_POLICIES = {"AlertTopicKey": "KeyPolicy: Resource '*' means this key"}

@@ -23,6 +23,8 @@ from batch_health.limits import (
     ALARM_DESCRIPTION_MAX_CHARS,
     ALARM_NAME_MAX_CHARS,
     CFN_PARAMETER_VALUE_MAX_BYTES,
+    EVENT_PATTERN_MAX_CHARS,
+    IAM_MANAGED_POLICY_MAX_CHARS,
     IAM_ROLE_INLINE_POLICIES_MAX_CHARS,
     LAMBDA_ENVIRONMENT_MAX_BYTES,
     METRICS_INSIGHTS_QUERIES_PER_ALARM,
@@ -122,7 +124,9 @@ def test_each_dashboard_widget_runs_one_metrics_insights_query_at_most():
         if w["type"] == "metric"
     }
     assert counts and max(counts.values()) <= METRICS_INSIGHTS_QUERIES_PER_WIDGET, counts
-    assert sum(counts.values()) >= 3  # checks failing, suite runs, failed checks: each shown
+    # Checks failing, suite runs, failed checks, queue depth, oldest RUNNABLE and STARTING age.
+    assert sum(counts.values()) >= 6
+    assert counts["Queue depth now (jobs by status)"] == 1
 
 
 def test_the_widget_rule_would_catch_two_queries_in_one_widget():
@@ -173,6 +177,13 @@ def longest_queue_arns(limit: int) -> str:
     return text + "q" * (limit - len(text))
 
 
+def most_queue_arns(limit: int) -> str:
+    """As many job queue ARNs as `limit` allows, each as short as the parameter's pattern
+    accepts: the most quotes and separators a rendered list can add."""
+    arn = f"arn:aws:batch:a:{ACCOUNT}:job-queue/q"
+    return ",".join([arn] * ((limit + 1) // (len(arn) + 1)))
+
+
 def at_max_length(spec: dict[str, Any], name: str) -> str:
     """A value of the parameter's MaxLength that its AllowedPattern accepts."""
     n = int(spec["MaxLength"])
@@ -217,7 +228,24 @@ def worst_case_parameters() -> dict[str, str]:
         "Stage": "prod",
         "PublishDurationMetrics": "true",
         "ReserveConcurrency": "true",
+        "CancelUnplaceable": "true",
     }
+
+
+@pytest.mark.parametrize("arns", [longest_queue_arns, most_queue_arns])
+def test_the_events_rule_fits_eventbridge_with_the_queue_list_at_its_longest(arns):
+    """EventBridge refuses a pattern over 2,048 characters, so CreateStack fails: the list
+    of queues is written once, and EventJobQueueArns's MaxLength is what fits."""
+    spec = load(ROOT / "template.yaml")["Parameters"]["EventJobQueueArns"]
+    value = arns(int(spec["MaxLength"]))
+    assert re.fullmatch(spec["AllowedPattern"], value)
+    parameters = {**worst_case_parameters(), "EventJobQueueArns": value}
+    stack = deploy(parameters=parameters, region=LONG_REGION, stack_name=LONGEST_STACK)
+    pattern = stack.properties("BatchEventsRule")["EventPattern"]
+    assert len(pattern["detail"]["jobQueue"]) == value.count(",") + 1
+    # CloudFormation sends the pattern as JSON; counted with JSON's spaces, the longer form.
+    size = len(json.dumps(pattern))
+    assert size <= EVENT_PATTERN_MAX_CHARS, size
 
 
 def test_every_free_text_parameter_has_a_max_length():
@@ -265,6 +293,15 @@ def test_each_role_fits_iam_with_every_list_at_its_longest(role):
     assert size <= IAM_ROLE_INLINE_POLICIES_MAX_CHARS, size
 
 
+def test_each_managed_policy_fits_iam_with_every_list_at_its_longest():
+    stack = deploy(parameters=worst_case_parameters(), region=LONG_REGION, stack_name=LONGEST_STACK)
+    attached = stack.managed_policy_documents("MonitorFunctionRole")
+    assert [name for name, _ in attached] == ["CancelUnplaceablePolicy"]
+    for name, doc in attached:
+        size = len(re.sub(r"\s+", "", json.dumps(doc, separators=(",", ":"))))
+        assert size <= IAM_MANAGED_POLICY_MAX_CHARS, (name, size)
+
+
 def test_the_target_account_role_fits_iam_at_its_longest():
     path = ROOT / "templates" / "target-account-role.yaml"
     parameters = load(path)["Parameters"]
@@ -280,6 +317,7 @@ def test_the_target_account_role_fits_iam_at_its_longest():
             "SmokeJobQueue": "q" * 128,
             "SmokeJobDefinition": "d" * 128,
             "MonitorEventBusArn": f"arn:aws:events:{LONG_REGION}:{ACCOUNT}:event-bus/default",
+            "CancelUnplaceable": "true",
         },
         region=LONG_REGION,
     )
