@@ -40,6 +40,7 @@ from support.cfn import deploy
 
 from batch_health.checks import REGISTRY
 from batch_health.domain.queue_depth import QUEUE_DEPTH_STATUSES, queue_depth
+from batch_health.limits import METRICS_INSIGHTS_ALARMS_PER_REGION
 from batch_health.models import CheckResult, Report, Status, SuiteReport, utc_now
 from batch_health.runtime.metrics import (
     QUEUE_DEPTH_CHECK,
@@ -444,6 +445,20 @@ def render_markdown(one: Bill, two: Bill, many: Bill) -> str:
     return "\n".join(rows)
 
 
+def stacks_per_region() -> tuple[int, int]:
+    """(the stack's Metrics Insights alarms, how many such stacks one account and Region
+    holds at CloudWatch's default quota)."""
+    insights = [
+        a
+        for a in usage(1).of_type("AWS::CloudWatch::Alarm")
+        if any(
+            str(m.get("Expression", "")).lstrip().upper().startswith("SELECT")
+            for m in a.get("Metrics", [])
+        )
+    ]
+    return len(insights), METRICS_INSIGHTS_ALARMS_PER_REGION // len(insights)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", action="store_true", help="print README.md's table")
@@ -456,6 +471,11 @@ def main(argv: list[str] | None = None) -> int:
     print("Monthly, us-east-1 list prices, default deployment, free tiers left out:\n")
     print(render_markdown(one, two, many))
     print(f"\nA check failing for a day adds ${failing_check_cost(24):.3f}.")
+    per_stack, fit = stacks_per_region()
+    print(
+        f"Each stack has {per_stack} Metrics Insights alarms; an account and Region holds "
+        f"{METRICS_INSIGHTS_ALARMS_PER_REGION}: {fit} stacks fit (alarm-limits.html)."
+    )
     gauges = len(queue_depth_series())
     print(
         f"A target whose queue holds jobs in every status adds ${queue_depth_cost(24):.3f} a"

@@ -204,7 +204,9 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, list[float]], float]:
         env = events_function_env(topic, TABLE)
         settings = BatchEventSettings.from_env(env)
         rt = monitor.Runtime(sessions=AwsSessions(REGION))
-        monitor_in_process(rt.sessions.client("lambda"), env, args.latency_ms / 1000)
+        monitor_in_process(
+            rt.sessions.client("lambda", single_attempt=True), env, args.latency_ms / 1000
+        )
         published: list[float] = []
         rt.sessions.client("sns").meta.events.register(
             "after-call.sns.Publish", lambda **_: published.append(time.perf_counter())

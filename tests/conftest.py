@@ -23,6 +23,17 @@ FAKE_AWS_ENV = {
 
 
 @pytest.fixture(autouse=True)
+def no_metrics_left_over() -> Iterator[None]:
+    """The functions' Metrics is process-wide: what a test recorded and did not flush must
+    not show up in the next test's output."""
+    from batch_health.runtime.observability import metrics
+
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
+@pytest.fixture(autouse=True)
 def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test can reach real AWS: fake keys, no profile, no endpoint override."""
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "ALLOW_TEST_SUBMIT", "AWS_CONFIG_FILE"):

@@ -28,7 +28,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.namespace = settings.metrics_namespace
     rt = runtime()
     confirm = (
-        monitor_confirmer(rt.sessions, settings.monitor_function_name)
+        monitor_confirmer(
+            rt.sessions,
+            settings.monitor_function_name,
+            lambda: context.get_remaining_time_in_millis() / 1000,
+        )
         if settings.monitor_function_name
         else None
     )

@@ -52,6 +52,9 @@ METRIC_NAME_MAX_CHARS = 255  # also the namespace
 LOG_EVENT_MAX_BYTES = 256 * 1024
 
 # --- CloudWatch alarms and dashboards ----------------------------------------------------
+# "A default of 200 alarms using the Metrics Insights query per account per Region".
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html
+METRICS_INSIGHTS_ALARMS_PER_REGION = 200
 # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
 ALARM_NAME_MAX_CHARS = 255
 ALARM_DESCRIPTION_MAX_CHARS = 1024

@@ -58,7 +58,7 @@ def test_failed_jobs_reach_slack_once_per_cause_and_resolve(seed_world, world, m
         monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", stack.secret_arn)
         notifier = load_notifier()
         rt = Runtime(sessions=AwsSessions(REGION))
-        monitor_behind_invoke(rt.sessions.client("lambda"), env, REGION)
+        monitor_behind_invoke(rt.sessions.client("lambda", single_attempt=True), env, REGION)
         settings = BatchEventSettings.from_env(env)
 
         def deliver() -> list[dict[str, Any]]:

@@ -109,6 +109,15 @@ class Stack:
             if self.exists(name)
         }
 
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """Outputs whose Condition holds, values resolved."""
+        return {
+            name: self.resolve(out.get("Value"))
+            for name, out in self.template.get("Outputs", {}).items()
+            if out.get("Condition") is None or self.condition(out["Condition"])
+        }
+
     def exists(self, logical: str) -> bool:
         cond = self.template["Resources"][logical].get("Condition")
         return cond is None or self.condition(cond)

@@ -71,7 +71,7 @@ class AccountLookups:
         return ClientKey(service, self.region, self.role_arn, self.external_id)
 
     def client(self, service: str) -> Any:
-        return self.sessions.client(*self.client_key(service))
+        return self.sessions.client(service, self.region, self.role_arn, self.external_id)
 
     def _fetch_queues(self, names: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}

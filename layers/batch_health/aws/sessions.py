@@ -38,9 +38,13 @@ class ClientKey(NamedTuple):
     region: str | None = None
     role_arn: str | None = None
     external_id: str | None = None
+    # For a call that must not run twice (lambda:Invoke runs the function again): one
+    # attempt, no SDK retry, and a read timeout of SINGLE_ATTEMPT_READ_TIMEOUT_S.
+    single_attempt: bool = False
 
 
 DEFAULT_MAX_ATTEMPTS = 4  # total attempts per call, the first included
+SINGLE_ATTEMPT_READ_TIMEOUT_S = 20
 
 
 def client_config(
@@ -223,8 +227,10 @@ class AwsSessions:
         region: str | None = None,
         role_arn: str | None = None,
         external_id: str | None = None,
+        *,
+        single_attempt: bool = False,
     ) -> Any:
-        key = ClientKey(service, self.region_for(region), role_arn, external_id)
+        key = ClientKey(service, self.region_for(region), role_arn, external_id, single_attempt)
         # A client, once made, never changes: reading it (or waiting for it to be made
         # ahead) needs no lock, so a check never waits while another client is made.
         client = self._clients.get(key)
@@ -286,7 +292,14 @@ class AwsSessions:
         """Make and keep a client; the caller holds the lock (boto3 sessions are not
         thread-safe)."""
         session = self._session(key.role_arn, key.external_id)
-        kwargs: dict[str, Any] = {"config": self._config}
+        config = self._config
+        if key.single_attempt:
+            once = Config(
+                retries={"mode": "standard", "total_max_attempts": 1},
+                read_timeout=SINGLE_ATTEMPT_READ_TIMEOUT_S,
+            )
+            config = config.merge(once)
+        kwargs: dict[str, Any] = {"config": config}
         if self._endpoint_url:
             kwargs["endpoint_url"] = self._endpoint_url
         # boto3's type stubs know each service by a literal name; this one is a variable.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
+from batch_health.domain.exit_codes import exit_code_meaning
 from batch_health.domain.status_reasons import PLACEMENT, ClassifiedReason
 from batch_health.domain.status_reasons import ReasonClass as R
 
@@ -268,6 +269,8 @@ def reason_hint(reason: ClassifiedReason, ctx: HintContext) -> str:
     """What to do about this class of reason, naming the resources involved."""
     names = _names(ctx)
     names["exit"] = f"code {reason.exit_code}" if reason.exit_code is not None else "an error"
+    if meaning := exit_code_meaning(reason.exit_code):
+        names["exit"] += f" ({meaning})"
     names["matched"] = reason.deciding_words.split(":")[0] or "Cannot"
     fix = FIXES[reason.kind].format_map(names)
     if reason.by_time_limit:

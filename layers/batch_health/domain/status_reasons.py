@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from batch_health.domain.exit_codes import exit_code_meaning
 from batch_health.text import clip, one_line
 
 
@@ -152,9 +153,10 @@ _RULES: tuple[tuple[ReasonClass, str], ...] = (
     (ReasonClass.LOGS_UNREACHABLE, r"connection issue between the task and Amazon CloudWatch"),
     (
         ReasonClass.LOGS_UNREACHABLE,
+        # Batch cuts long reasons: "i/o timeout" may arrive as "i/o time".
         r"(?:logging driver|logger args):[^;]*?"
-        r"(?P<why>dial tcp [^;]{0,40}?(?:connection refused|i/o timeout|no route to host)|"
-        r"connection refused|i/o timeout|no route to host|signal: killed)",
+        r"(?P<why>dial tcp [^;]{0,40}?(?:connection refused|i/o time(?:out)?|no route to host)|"
+        r"connection refused|i/o time(?:out)?|no route to host|signal: killed)",
     ),
     (ReasonClass.DISK_FULL, r"no space left on device|thin pool has \d+ free data blocks"),
     (ReasonClass.DOCKER_HUB_RATE_LIMIT, r"toomanyrequests|pull rate limit|Too Many Requests"),
@@ -266,7 +268,9 @@ class ClassifiedReason:
         return self.text[start:end]
 
     def describe(self, limit: int = 240) -> str:
+        meaning = exit_code_meaning(self.exit_code)
         code = f" (exit code {self.exit_code})" if self.exit_code is not None else ""
+        code = f" (exit code {self.exit_code}: {meaning})" if meaning else code
         cancelled = (
             "cancelled by its queue's JobStateTimeLimit action, " if self.by_time_limit else ""
         )

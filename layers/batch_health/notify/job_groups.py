@@ -266,6 +266,9 @@ class JobIncident:
     reminders: int = 0
     newest_at: datetime | None = None
     example: JobExample | None = None
+    # Set by a transition whose message is being sent, until then; removed once it is.
+    # Past it, the message was never confirmed sent (the function stopped): due again.
+    sending_until: datetime | None = None
 
     @property
     def open(self) -> bool:
@@ -292,6 +295,7 @@ def incident_from_item(pk: str, item: dict[str, Any]) -> JobIncident:
         reminders=number("reminders"),
         newest_at=datetime.fromtimestamp(int(newest) / 1000, UTC) if newest else None,
         example=JobExample.from_json(example) if example else None,
+        sending_until=moment("sending_until"),
     )
 
 
@@ -343,3 +347,26 @@ def quote_reason(reason: ClassifiedReason) -> str:
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def state_update(s: JobIncident, *, reset_jobs: bool = False) -> tuple[str, dict[str, Any]]:
+    """The UpdateExpression and values that write `s`'s state."""
+    sets = ["#state = :state", "reminders = :reminders", "version = :version"]
+    values: dict[str, Any] = {
+        ":state": {"S": s.state},
+        ":reminders": {"N": str(s.reminders)},
+        ":version": {"N": str(s.version)},
+    }
+    removes = []
+    moments = (("since", s.since), ("notified_at", s.notified_at))
+    for name, value in (*moments, ("sending_until", s.sending_until)):
+        if value is None:
+            removes.append(name)
+        else:
+            sets.append(f"{name} = :{name}")
+            values[f":{name}"] = {"S": iso(value)}
+    if reset_jobs:
+        sets.append("jobs = :zero")
+        values[":zero"] = {"N": "0"}
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return update, values

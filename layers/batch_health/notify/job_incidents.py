@@ -34,37 +34,45 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batch_health.aws.dynamodb import batch_get_items, conditional_write, error_code, get_item
-from batch_health.aws.errors import AWS_ERRORS, classify
+from batch_health.aws.dynamodb import (
+    backoff_s,
+    batch_get_items,
+    conditional_write,
+    error_code,
+    get_item,
+)
+from batch_health.aws.errors import classify
 from batch_health.domain.status_reasons import ReasonClass
 from batch_health.limits import DYNAMODB_BATCH_GET_MAX_KEYS
 from batch_health.models import iso
 from batch_health.notify.incidents import FAIL, OK, STATE_TTL, StateUnavailable
+from batch_health.notify.job_families import SEEN_TTL, FamilyRecords
 from batch_health.notify.job_groups import (
-    FamilyTally,
     JobGroup,
     JobIncident,
-    claimed_class,
     count_chunks,
     families_touched,
     family_item_key,
     incident_from_item,
     index_key,
     parse_incident_key,
-    tally_from_item,
+    state_update,
 )
 
 logger = logging.getLogger(__name__)
 
-SEEN_TTL = timedelta(days=2)  # longer than the event queue keeps a message (1 day)
 MAX_CONFLICT_RETRIES = 5  # TransactionConflict, throttling: back off and write again
 MAX_WRITE_ATTEMPTS = 3
+# How long a transition's message is claimed by the invocation sending it: longer than the
+# events function's 60 s timeout (it cannot still be sending), shorter than the events
+# queue's 360 s visibility timeout (a redelivered batch finds the claim run out).
+SEND_CLAIM = timedelta(seconds=90)
 RETRIED_TRANSACTION_ERRORS = frozenset(
     {"TransactionCanceledException", "TransactionInProgressException"}
 )
 
 
-class JobIncidentStore:
+class JobIncidentStore(FamilyRecords):
     """The incident table, for incidents from events (see the module's docstring)."""
 
     def __init__(
@@ -103,7 +111,7 @@ class JobIncidentStore:
                 # (no table, no permission) would fail the same way again.
                 if error not in RETRIED_TRANSACTION_ERRORS or conflicts > MAX_CONFLICT_RETRIES:
                     raise StateUnavailable(f"count {group.pk}: {classify(exc).summary}") from exc
-                self._sleep(min(1.0, 0.05 * 2**conflicts))
+                self._sleep(backoff_s(conflicts))
             except BotoCoreError as exc:
                 raise StateUnavailable(f"count {group.pk}: {classify(exc).summary}") from exc
         return 0
@@ -169,76 +177,6 @@ class JobIncidentStore:
             }
         }
 
-    # ---- families -----------------------------------------------------------------------
-    def note_families(self, group: JobGroup) -> None:
-        """The families' sizes and statusSummary: facts a repeat says again, so written
-        outside the count (even when every event was counted before)."""
-        for family_key, note in group.families.items():
-            names, values, sets = {"#kind": "kind"}, {":kind": {"S": note.kind.value}}, []
-            for name, value in (("size", note.size), ("summary_failed", note.failed_children)):
-                if value is not None:
-                    names[f"#{name}"], values[f":{name}"] = name, {"N": str(value)}
-                    sets.append(f"#{name} = :{name}")
-            if not sets:
-                continue  # nothing to note
-            try:
-                self._client.update_item(
-                    TableName=self.table_name,
-                    Key={"pk": {"S": family_item_key(family_key)}},
-                    UpdateExpression="SET #kind = :kind, " + ", ".join(sets),
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                )
-            except AWS_ERRORS as exc:
-                raise StateUnavailable(f"write {family_key}: {classify(exc).summary}") from exc
-
-    def claim_families(
-        self, proposals: Mapping[str, ReasonClass], now: datetime
-    ) -> dict[str, ReasonClass]:
-        """Each family's class: the one claimed before, else this proposal, claimed now (of
-        two functions proposing at once, the first write wins and the other reads it)."""
-        found: dict[str, ReasonClass] = {}
-        pks = [family_item_key(fk) for fk in proposals]
-        for i in range(0, len(pks), DYNAMODB_BATCH_GET_MAX_KEYS):
-            chunk = pks[i : i + DYNAMODB_BATCH_GET_MAX_KEYS]
-            for item in batch_get_items(
-                self._client, self.table_name, chunk, StateUnavailable, self._sleep
-            ):
-                kind = claimed_class(item)
-                if kind is not None:
-                    found[item["pk"]["S"].removeprefix("family#")] = kind
-        expires = {"N": str(int((now + SEEN_TTL).timestamp()))}
-        for fk, proposed in proposals.items():
-            if fk in found:
-                continue
-            pk = family_item_key(fk)
-            won = self._claim(pk, proposed, expires)
-            winner = proposed if won else claimed_class(self._item(pk))
-            if winner is None:
-                raise StateUnavailable(f"read {pk}: no class after a lost claim")
-            found[fk] = winner
-        return found
-
-    def _claim(self, pk: str, proposed: ReasonClass, expires: dict[str, str]) -> bool:
-        return conditional_write(
-            lambda: self._client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": pk}},
-                UpdateExpression="SET #class = :class, expires_at = :expires",
-                ConditionExpression="attribute_not_exists(#class)",
-                ExpressionAttributeNames={"#class": "class"},
-                ExpressionAttributeValues={":class": {"S": proposed.name}, ":expires": expires},
-            ),
-            pk,
-            StateUnavailable,
-        )
-
-    def load_family(self, family_key: str) -> FamilyTally | None:
-        return tally_from_item(self._item(family_item_key(family_key)))
-
-    def _item(self, pk: str) -> dict[str, Any]:
-        return get_item(self._client, self.table_name, pk, StateUnavailable) or {}
-
     def note_newest(self, group: JobGroup) -> None:
         """Keep the newest job as the incident's example (an older one changes nothing)."""
         at = group.example.at
@@ -260,6 +198,7 @@ class JobIncidentStore:
             ),
             group.pk,
             StateUnavailable,
+            self._sleep,
         )
 
     # ---- reading ------------------------------------------------------------------------
@@ -303,60 +242,65 @@ class JobIncidentStore:
             ),
             pk,
             StateUnavailable,
+            self._sleep,
         )
 
     def _index(self, target: str, pk: str, verb: str) -> None:
-        try:
-            self._client.update_item(
+        conditional_write(
+            lambda: self._client.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": index_key(target)}},
                 UpdateExpression=f"{verb} #open :keys",
                 ExpressionAttributeNames={"#open": "open"},
                 ExpressionAttributeValues={":keys": {"SS": [pk]}},
-            )
-        except AWS_ERRORS as exc:
-            raise StateUnavailable(f"write {index_key(target)}: {classify(exc).summary}") from exc
+            ),
+            index_key(target),
+            StateUnavailable,
+            self._sleep,
+        )
 
     def open_or_remind(
         self, group: JobGroup, now: datetime, remind_after: timedelta | None
     ) -> tuple[str | None, JobIncident, JobIncident]:
-        """("FAIL" | "REMINDER" | None, the incident before, after) for a group just counted."""
+        """("FAIL" | "REMINDER" | None, the incident before, after) for a group just counted.
+        A transition claims its message until `now + SEND_CLAIM` (`sent` ends the claim);
+        a claim that ran out unsent makes the message due again, once."""
         for _ in range(MAX_WRITE_ATTEMPTS):
             before = self.load(group.pk)
-            if not before.open:
-                after = replace(
-                    before,
-                    state=FAIL,
-                    since=group.first_at,
-                    notified_at=now,
-                    reminders=0,
-                    version=before.version + 1,
-                )
-                if self._write(group.pk, before.version, *_state_update(after)):
-                    self._index(group.target, group.pk, "ADD")
-                    return FAIL, before, after
-                continue
-            due = (
-                remind_after is not None
-                and before.notified_at is not None
-                and now - before.notified_at >= remind_after
-            )
-            if not due:
+            event, after = _transition(before, group, now, remind_after)
+            if event is None:
                 return None, before, before
-            after = replace(
-                before, notified_at=now, reminders=before.reminders + 1, version=before.version + 1
-            )
-            if self._write(group.pk, before.version, *_state_update(after)):
-                return "REMINDER", before, after
+            if self._write(group.pk, before.version, *state_update(after)):
+                if not before.open:
+                    self._index(group.target, group.pk, "ADD")
+                return event, before, after
         logger.warning(
             "%s: lost %d conditional writes; another run owns it", group.pk, MAX_WRITE_ATTEMPTS
         )
         return None, before, before
 
+    def sent(self, incident: JobIncident) -> None:
+        """The transition's message went out: its claim ends (the claim it wrote, only)."""
+        claim = incident.sending_until
+        if claim is None:
+            return
+        conditional_write(
+            lambda: self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": incident.pk}},
+                UpdateExpression="REMOVE sending_until",
+                ConditionExpression="sending_until = :mine",
+                ExpressionAttributeValues={":mine": {"S": iso(claim)}},
+            ),
+            incident.pk,
+            StateUnavailable,
+            self._sleep,
+        )
+
     def revert(self, before: JobIncident, after: JobIncident) -> None:
         """Undo a transition whose message was not sent, so a retry sends it."""
         restored = replace(before, version=after.version + 1)
-        if not self._write(before.pk, after.version, *_state_update(restored)):
+        if not self._write(before.pk, after.version, *state_update(restored)):
             logger.info("%s changed before its unsent transition could be undone", before.pk)
 
     def resolve(self, pk: str, succeeded_at: datetime, quiet: timedelta) -> JobIncident | None:
@@ -372,29 +316,47 @@ class JobIncidentStore:
             if before.newest_at is not None and succeeded_at - before.newest_at < quiet:
                 return None
             after = JobIncident(pk, version=before.version + 1, newest_at=before.newest_at)
-            if self._write(pk, before.version, *_state_update(after, reset_jobs=True)):
+            if self._write(pk, before.version, *state_update(after, reset_jobs=True)):
                 if parsed:
                     self._index(parsed[0], pk, "DELETE")
                 return before
         return None
 
 
-def _state_update(s: JobIncident, *, reset_jobs: bool = False) -> tuple[str, dict[str, Any]]:
-    sets = ["#state = :state", "reminders = :reminders", "version = :version"]
-    values: dict[str, Any] = {
-        ":state": {"S": s.state},
-        ":reminders": {"N": str(s.reminders)},
-        ":version": {"N": str(s.version)},
-    }
-    removes = []
-    for name, value in (("since", s.since), ("notified_at", s.notified_at)):
-        if value is None:
-            removes.append(name)
-        else:
-            sets.append(f"{name} = :{name}")
-            values[f":{name}"] = {"S": iso(value)}
-    if reset_jobs:
-        sets.append("jobs = :zero")
-        values[":zero"] = {"N": "0"}
-    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    return update, values
+def _transition(
+    before: JobIncident, group: JobGroup, now: datetime, remind_after: timedelta | None
+) -> tuple[str | None, JobIncident]:
+    """What the incident becomes for a group just counted: opened (FAIL), reminded, its
+    unsent message due again, or nothing (None)."""
+    claim = now + SEND_CLAIM
+    if not before.open:
+        opened = replace(
+            before,
+            state=FAIL,
+            since=group.first_at,
+            notified_at=now,
+            reminders=0,
+            version=before.version + 1,
+            sending_until=claim,
+        )
+        return FAIL, opened
+    if before.sending_until is not None:
+        if now < before.sending_until:
+            return None, before  # another invocation is sending it
+        again = replace(before, notified_at=now, version=before.version + 1, sending_until=claim)
+        return (FAIL if before.reminders == 0 else "REMINDER"), again
+    due = (
+        remind_after is not None
+        and before.notified_at is not None
+        and now - before.notified_at >= remind_after
+    )
+    if not due:
+        return None, before
+    reminded = replace(
+        before,
+        notified_at=now,
+        reminders=before.reminders + 1,
+        version=before.version + 1,
+        sending_until=claim,
+    )
+    return "REMINDER", reminded

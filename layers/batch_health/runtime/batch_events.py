@@ -274,9 +274,14 @@ class EventRun:
         if not publish_notification(self.rt.sessions, self.topic, message, self.outcome):
             try:
                 self.store.revert(before, after)
-            except StateUnavailable as exc:
+            except StateUnavailable as exc:  # its claim runs out: the retry sends it
                 self.outcome.failures.append(str(exc))
             self.retry |= group.message_ids
+            return
+        try:
+            self.store.sent(after)
+        except StateUnavailable as exc:  # sent, but once its claim runs out it may go again
+            self.outcome.failures.append(str(exc))
 
     def _confirmation(self, group: JobGroup) -> str:
         owner = OWNING_CHECK.get(group.reason.kind)

@@ -241,11 +241,14 @@ def handle(
             "time_budget_s": options.time_budget_s,
         },
     )
+    # The heartbeat, from every invocation, run or skipped: the monitor is alive even while
+    # a run outlasts its schedule's periods (the runs meanwhile are skipped by the lease).
+    emit_suite_run(settings.metrics_namespace)
     lease = lease_name(parsed.trigger, request.allow_test_submit)
     with run_lease(lease, settings, rt.sessions, context) as held:
         if held.state is LeaseState.HELD:
             # That run checks the same targets; two would submit two smoke jobs and
-            # double every API call. Nothing is emitted: the holder's run emits.
+            # double every API call. Only the heartbeat is emitted: the holder's run emits.
             message = held.describe(lease or "")
             logger.info("run skipped", extra={"reason": message})
             return {"skipped": True, "reason": f"another run is in progress: {message}"}
@@ -269,7 +272,6 @@ def run_and_report(
     log_results(suite, parsed)
     tracer.put_annotation("overall", suite.overall.value)
     metrics.namespace = settings.metrics_namespace
-    emit_suite_run(settings.metrics_namespace)
     # A healthy check sends nothing: which checks failed last run decides what is sent.
     state = MetricState.load(
         settings.incident_table_name, rt.sessions, [r.target for r in suite.reports]
@@ -282,6 +284,12 @@ def run_and_report(
     )
     state.save(suite)
     if parsed.request.notify and settings.alert_topic_arn:
+        if settings.alert_channels == "none":
+            logger.warning(
+                "alerts reach no one: neither AlertEmail nor SlackWebhookSecretArn is set, "
+                "so only endpoints subscribed to the topic by hand receive them",
+                extra={"alert_topic_arn": settings.alert_topic_arn},
+            )
         record_notification_failures(metrics, notify(suite, settings, rt.sessions, notifier))
     elif parsed.request.notify:
         logger.info("notifications off: no ALERT_TOPIC_ARN configured")

@@ -66,6 +66,9 @@ class MonitorSettings(EnvModel):
     alert_topic_arn: Annotated[Annotated[str, Field(pattern=TOPIC_ARN_RE)] | None, BlankIsNone] = (
         Field(None, validation_alias="ALERT_TOPIC_ARN")
     )
+    # "none": the stack subscribed no e-mail and no Slack to the topic (its AlertDestinations
+    # output says so too); "" when not deployed by the stack.
+    alert_channels: Literal["", "none", "configured"] = Field("", validation_alias="ALERT_CHANNELS")
     incident_table_name: Optional = Field(None, validation_alias="INCIDENT_TABLE_NAME")
     failure_threshold: Annotated[int, Field(ge=1, le=1000)] = Field(
         1, validation_alias="FAILURE_THRESHOLD"

@@ -21,11 +21,12 @@ from batch_health.notify.job_groups import (
     index_key,
     parse_incident_key,
     resolving_checks,
+    state_update,
 )
 from batch_health.notify.job_incidents import (
     MAX_CONFLICT_RETRIES,
+    SEND_CLAIM,
     JobIncidentStore,
-    _state_update,
 )
 
 REGION = "eu-west-1"
@@ -79,7 +80,9 @@ def test_a_conflicting_transaction_is_written_again_after_backing_off():
     client, waits = Refusing(2, "TransactionConflict"), []
     store = JobIncidentStore(client, "incidents", sleep=waits.append)
     assert store.count(group(["a", "b"]), T0) == 2
-    assert client.calls == 3 and waits == [0.1, 0.2]
+    # Capped exponential backoff with full jitter: at most 0.05 s x 2^attempt.
+    assert client.calls == 3 and len(waits) == 2
+    assert 0 <= waits[0] <= 0.1 and 0 <= waits[1] <= 0.2
 
 
 def test_a_transaction_that_never_commits_counts_nothing_and_says_why():
@@ -94,10 +97,25 @@ def test_open_once_then_remind_when_due(store):
     store.count(g, T0)
     event, before, after = store.open_or_remind(g, T0, timedelta(hours=6))
     assert (event, before.open, after.open, after.since) == ("FAIL", False, True, T0)
+    store.sent(after)  # the message went out
     assert store.open_keys(["academy-video"]) == {"academy-video": [g.pk]}
     assert store.open_or_remind(g, T0 + timedelta(hours=1), timedelta(hours=6))[0] is None
     event, _, after = store.open_or_remind(g, T0 + timedelta(hours=6), timedelta(hours=6))
     assert (event, after.reminders) == ("REMINDER", 1)
+
+
+def test_an_opening_never_confirmed_sent_is_due_again_once_its_claim_runs_out(store):
+    g = group(["a"])
+    store.count(g, T0)
+    assert store.open_or_remind(g, T0, None)[0] == "FAIL"  # ... and the function stopped
+    # While claimed, another invocation may still be sending it: nothing.
+    assert store.open_or_remind(g, T0 + SEND_CLAIM - timedelta(seconds=1), None)[0] is None
+    later = T0 + SEND_CLAIM
+    event, _, after = store.open_or_remind(g, later, None)
+    assert (event, after.reminders, after.since) == ("FAIL", 0, T0)  # the opening, again
+    store.sent(after)
+    assert store.load(g.pk).sending_until is None
+    assert store.open_or_remind(g, later + timedelta(hours=1), None)[0] is None  # once
 
 
 def test_an_unsent_opening_is_undone_so_a_retry_opens_again(store):
@@ -116,7 +134,7 @@ def test_only_one_of_two_writers_opens(store):
     stale = other.load(g.pk)  # read before the opening below
     assert store.open_or_remind(g, T0, None)[0] == "FAIL"
     # The other function's write, conditional on what it read, loses ...
-    assert not other._write(g.pk, stale.version, *_state_update(replace(stale, state="FAIL")))
+    assert not other._write(g.pk, stale.version, *state_update(replace(stale, state="FAIL")))
     # ... and deciding again, it finds the incident open: nothing more to announce.
     assert other.open_or_remind(g, T0, None)[0] is None
 

@@ -54,7 +54,7 @@ def fn(seed_world, monkeypatch) -> Iterator[SimpleNamespace]:
         "POWERTOOLS_METRICS_NAMESPACE": "BatchHealth",
     }
     rt = Runtime(sessions=AwsSessions(REGION))
-    invoked = monitor_behind_invoke(rt.sessions.client("lambda"), env, REGION)
+    invoked = monitor_behind_invoke(rt.sessions.client("lambda", single_attempt=True), env, REGION)
     confirm = monitor_confirmer(rt.sessions, env["MONITOR_FUNCTION_NAME"])
     state: dict[str, Any] = {"now": T0 + timedelta(minutes=1)}
 

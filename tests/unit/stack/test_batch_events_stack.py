@@ -29,14 +29,15 @@ from support.placement import Answers
 from support.recorder import Recorder
 from support.replay import authorize, policies_of
 
-from batch_health.aws.sessions import AwsSessions
+from batch_health.aws.sessions import SINGLE_ATTEMPT_READ_TIMEOUT_S, AwsSessions
 from batch_health.demo import JOBDEF, LOG_GROUP, QUEUE, WorldBuilder, build_seed
 from batch_health.domain.batch_events import parse_batch_event
 from batch_health.domain.iam_policy import Decision, evaluate
 from batch_health.limits import SQS_ESM_MAX_CONCURRENCY_MIN
+from batch_health.notify.job_incidents import SEND_CLAIM
 from batch_health.runtime import monitor
 from batch_health.runtime.batch_events import handle
-from batch_health.runtime.confirmation import monitor_confirmer
+from batch_health.runtime.confirmation import RESERVE_S, monitor_confirmer
 from batch_health.runtime.monitor import Runtime
 from batch_health.runtime.observability import metrics
 from batch_health.runtime.settings import BatchEventSettings
@@ -136,6 +137,12 @@ def test_the_queue_and_its_event_source_keep_lambdas_rules(aws):
     queue = stack.properties("BatchEventsQueue")
     # "set the source queue's visibility timeout to at least six times the timeout"
     assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    # An incident's send claim outlives the invocation that wrote it, and runs out before a
+    # returned batch is delivered again (which then sends what was never sent).
+    claim = SEND_CLAIM.total_seconds()
+    assert function["Timeout"] < claim < queue["VisibilityTimeout"]
+    # A confirmation is waited for only with its whole read timeout and the reserve left.
+    assert function["Timeout"] > SINGLE_ATTEMPT_READ_TIMEOUT_S + RESERVE_S
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == stack.get_att("DeadLetterQueue", "Arn")
     mapping = next(
         props
@@ -165,7 +172,11 @@ def test_without_batch_events_nothing_is_deployed_and_the_smoke_run_waits(aws):
 
 
 def test_other_accounts_may_put_events_on_the_bus(aws):
-    stack = deploy(parameters={**SINGLE, "EventSourceAccounts": "111122223333,444455556666"})
+    queues = ",".join(
+        f"arn:aws:batch:{REGION}:{a}:job-queue/{QUEUE}" for a in ("111122223333", "444455556666")
+    )
+    accounts = {"EventSourceAccounts": "111122223333,444455556666", "EventJobQueueArns": queues}
+    stack = deploy(parameters={**SINGLE, **accounts})
     policy = stack.properties("BatchEventsBusPolicy")
     assert re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", policy["StatementId"])  # EventBridge's rule
     assert policy["Statement"]["Principal"] == {"AWS": ["111122223333", "444455556666"]}
@@ -253,7 +264,9 @@ def test_every_request_of_the_events_function_is_allowed_by_its_role(
     with recorder.active():
         settings = BatchEventSettings.from_env(events_env)
         rt = Runtime(sessions=AwsSessions(REGION))
-        monitor_behind_invoke(rt.sessions.client("lambda"), monitor_env, REGION, AsMonitor)
+        monitor_behind_invoke(
+            rt.sessions.client("lambda", single_attempt=True), monitor_env, REGION, AsMonitor
+        )
         confirm = monitor_confirmer(rt.sessions, events_env["MONITOR_FUNCTION_NAME"])
         batch = [
             failed(1, queue=QUEUE, region=REGION, reason=LOG_GROUP_MISSING),

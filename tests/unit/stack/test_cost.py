@@ -239,3 +239,11 @@ def test_the_log_bytes_assumed_cover_a_measured_healthy_run(healthy_world, monke
     assert set(logged) == {"run starting", "target checked"}, logged
     assert logged["run starting"] + LAMBDA_PLATFORM_BYTES <= cost.LOG_BYTES_PER_RUN
     assert logged["target checked"] <= cost.LOG_BYTES_PER_TARGET
+
+
+def test_the_readme_says_how_many_stacks_one_region_holds():
+    per_stack, fit = cost.stacks_per_region()
+    assert per_stack == 12  # one per check (generate_check_alarms.py)
+    assert fit == 200 // 12
+    text = (ROOT / "README.md").read_text()
+    assert f"{per_stack} Metrics Insights alarms" in text and f"{fit} stacks" in text

@@ -99,7 +99,7 @@ def test_check_alarm_period_is_at_least_the_period_of_the_runs_that_send_it(sche
     empty periods (OK, as missing data is) between runs, and the alarm would blink."""
     gen = load_generator()
     conditions = schedule_conditions(schedule)
-    smoke = PARAMETERS["SmokeSchedule"]["Default"]
+    smoke = "rate(1 hour)"  # the longest schedule SmokeSchedule accepts (smoke is opt-in)
     for check in REGISTRY:
         (metric,) = alarms()[gen.logical_id(check.name)]["Metrics"]
         period = resolve_if(metric["Period"], conditions)
@@ -113,7 +113,7 @@ def test_only_the_smoke_schedule_runs_the_smoke_checks():
     gen = load_generator()
     events = RESOURCES["MonitorFunction"]["Properties"]["Events"]
     assert json.loads(events["Smoke"]["Properties"]["Input"])["checks"] == list(gen.SMOKE_CHECKS)
-    assert PARAMETERS["SmokeSchedule"]["Default"] == "rate(1 hour)"
+    assert PARAMETERS["SmokeSchedule"]["Default"] == "disabled"  # real jobs: opted into
     assert schedule_seconds("rate(1 hour)") == gen.SMOKE_PERIOD
 
 
@@ -296,7 +296,7 @@ def test_two_schedules_with_retries_and_dead_letters():
     suite, smoke = events["Suite"]["Properties"], events["Smoke"]["Properties"]
     assert suite["ScheduleExpression"] == {"Ref": "CheckSchedule"}
     assert PARAMETERS["CheckSchedule"]["Default"] == "rate(5 minutes)"
-    assert PARAMETERS["SmokeSchedule"]["Default"] == "rate(1 hour)"
+    assert PARAMETERS["SmokeSchedule"]["Default"] == "disabled"
     assert json.loads(smoke["Input"]) == {
         "allow_test_submit": True,
         "checks": ["SMOKE_SUBMIT_CHECK"],
@@ -359,9 +359,12 @@ def test_notifications_resources_match_the_contract():
         "Type": "SNS",
         "Properties": {"Topic": {"Ref": "AlertTopic"}},
     }
-    assert props["Policies"] == [
-        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "SlackWebhookSecretArn"}}}
-    ]
+    # Read its secret; decrypt with its customer managed key only when there is one
+    # (tests/unit/stack/test_template_parameters.py).
+    assert props["Policies"][0] == {
+        "AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "SlackWebhookSecretArn"}}
+    }
+    assert [p["Fn::If"][0] for p in props["Policies"][1:]] == ["HasSlackKey"]
     read = {f.validation_alias for f in NotifierSettings.model_fields.values()}
     assert set(props["Environment"]["Variables"]) <= read
     email = RESOURCES["AlertEmailSubscription"]

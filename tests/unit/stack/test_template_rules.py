@@ -197,10 +197,14 @@ def at_max_length(spec: dict[str, Any], name: str) -> str:
         "TargetsParameter": "/" + "p" * (n - 1),
         "MetricNamespace": "N" * n,
         "CriticalChecks": "C" * n,
-        "SmokeSchedule": "cron(" + "0" * (n - 6) + ")",
+        "SmokeSchedule": "cron(" + "0" * (n - 16) + " * ? * ? *)",
         "AlertEmail": "a" * (n - 12) + "@example.com",
         "SlackWebhookSecretArn": f"arn:aws:secretsmanager:{LONG_REGION}:{ACCOUNT}:secret:"
-        + "s" * (n - 58),
+        + "s" * (n - 65)
+        + "-a1B2c3",
+        "SlackWebhookSecretKeyArn": f"arn:aws:kms:{LONG_REGION}:{ACCOUNT}:key/{'a' * 8}-"
+        + "-".join(["b" * 4] * 3)
+        + f"-{'c' * 12}",
         "MonitoredRegions": ",".join([LONG_REGION] * ((n + 1) // (len(LONG_REGION) + 1))),
         "LogGroupPrefix": "/" + "l" * (n - 1),
         "ConfigParameterPath": "/" + "c" * (n - 1),
