@@ -145,12 +145,13 @@ class Stack:
     def managed_policy_documents(self, role: str) -> list[tuple[str, dict[str, Any]]]:
         """(logical ID, document) of the template's AWS::IAM::ManagedPolicy attached to a role
         (each has its own size limit, outside the role's inline aggregate)."""
+        name = self.resolve({"Ref": role})
         return [
             (logical, self.properties(logical)["PolicyDocument"])
             for logical, res in self.template["Resources"].items()
             if res["Type"] == "AWS::IAM::ManagedPolicy"
             and self.exists(logical)
-            and {"Ref": role} in res["Properties"].get("Roles", [])
+            and name in self.properties(logical).get("Roles", [])
         ]
 
     # --- conditions -----------------------------------------------------------------

@@ -20,6 +20,7 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
+from botocore.retries.standard import ThrottledRetryableChecker
 
 # What a call to AWS raises when AWS (or the way to it) says no: catch these, classify them.
 AWS_ERRORS = (ClientError, BotoCoreError)
@@ -37,6 +38,11 @@ class ErrorKind(StrEnum):
     INVALID_REQUEST = "invalid request"
     OTHER = "error"
 
+
+# botocore's standard retry mode: the error codes it retries as throttling.
+THROTTLING_CODES: tuple[str, ...] = tuple(
+    getattr(ThrottledRetryableChecker, "_THROTTLED_ERROR_CODES", ())
+) or ("Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded")
 
 _CODES: dict[str, ErrorKind] = {
     # moto's auth mode denies with the HTTP status as the code.
@@ -61,13 +67,9 @@ _CODES: dict[str, ErrorKind] = {
     "ParameterNotFound": ErrorKind.NOT_FOUND,
     "NotFound": ErrorKind.NOT_FOUND,
     "NotFoundException": ErrorKind.NOT_FOUND,
-    "Throttling": ErrorKind.THROTTLED,
-    "ThrottlingException": ErrorKind.THROTTLED,
-    "ThrottledException": ErrorKind.THROTTLED,
-    "TooManyRequestsException": ErrorKind.THROTTLED,
-    "RequestLimitExceeded": ErrorKind.THROTTLED,
-    "RequestThrottled": ErrorKind.THROTTLED,
-    "SlowDown": ErrorKind.THROTTLED,
+    # botocore's own list of the codes its standard retry mode treats as throttling
+    # (DynamoDB's ProvisionedThroughputExceededException, EC2's RequestLimitExceeded, ...).
+    **dict.fromkeys(THROTTLING_CODES, ErrorKind.THROTTLED),
     "ValidationError": ErrorKind.INVALID_REQUEST,
     "ValidationException": ErrorKind.INVALID_REQUEST,
     "InvalidParameterException": ErrorKind.INVALID_REQUEST,

@@ -11,6 +11,7 @@ request rate.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -120,11 +121,39 @@ class _SlotFreeSender:
 
 def pace_and_free_slot(client: Any, pacer: Pacer, account: str) -> None:
     """Every request of `client` waits for its API's quota, and holds no work slot while it
-    waits for that or for the answer. botocore has no public hook around the send itself."""
+    waits for that, for the answer, or for its retry's backoff. botocore has no public hook
+    around the send itself, nor around the backoff."""
     pacer.install(client, account)
     endpoint = client._endpoint
     if not isinstance(endpoint.http_session, _SlotFreeSender):
         endpoint.http_session = _SlotFreeSender(endpoint.http_session)
+    _back_off_without_a_slot(client)
+
+
+def _back_off_without_a_slot(client: Any) -> None:
+    """botocore sleeps a retry's backoff (up to 20 s in standard mode) itself, after its
+    retry handler (`needs-retry.<service>`, unique id `retry-config-<service>`) returns the
+    delay: the handler is wrapped to sleep that delay with the slot given up, and to tell
+    botocore to sleep 0."""
+    service = client.meta.service_model.service_id.hyphenize()
+    unique_id = f"retry-config-{service}"
+    emitter = getattr(client.meta.events, "_emitter", None)
+    registered = getattr(emitter, "_unique_id_handlers", {}).get(unique_id)
+    if not registered or getattr(registered["handler"], "_slot_free", False):
+        return
+    decide = registered["handler"]
+
+    def needs_retry(**kwargs: Any) -> Any:
+        delay = decide(**kwargs)
+        if delay:
+            with slot_released():
+                time.sleep(delay)
+            return 0
+        return delay
+
+    needs_retry._slot_free = True  # type: ignore[attr-defined]
+    client.meta.events.unregister(f"needs-retry.{service}", unique_id=unique_id)
+    client.meta.events.register(f"needs-retry.{service}", needs_retry, unique_id=unique_id)
 
 
 def quota_account(role_arn: str | None) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from batch_health.aws.concurrency import slot_released
 from batch_health.aws.errors import AWS_ERRORS, classify
 from batch_health.checks.base import Check, CheckContext
 from batch_health.checks.job_context import job_hint_context
@@ -262,7 +263,9 @@ class SmokeSubmitCheck(Check):
                 return self._stuck(ctx, batch, job, stuck, facts)
             if watch.waited >= watch.limit:
                 return self._timed_out(ctx, batch, watch, status, facts)
-            self.sleep(max(0.0, min(ctx.target.smoke.poll_seconds, watch.limit - watch.waited)))
+            # Waiting for the job is no work: the slot goes to other checks meanwhile.
+            with slot_released():
+                self.sleep(max(0.0, min(ctx.target.smoke.poll_seconds, watch.limit - watch.waited)))
 
     def _unpolled(
         self, exc: BaseException, batch: Any, job_id: str, facts: dict[str, Any]

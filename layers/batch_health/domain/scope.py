@@ -36,15 +36,32 @@ class DeploymentScope:
     config_parameter_path: str | None = None  # None: no ssm: config sources
     smoke_job_queue: str | None = None  # JobQueue / JobDefinition: the smoke target
     smoke_job_definition: str | None = None
+    # TargetRoleArns: the roles the deployment may assume (None: not known, any is tried).
+    target_roles: frozenset[str] | None = None
 
     def region_problem(self, target: Target, region: str | None) -> str | None:
-        """Why this deployment cannot check `target` at all (its region), or None."""
-        if target.role_arn or (region or self.home_region) in self.regions:
+        """Why this deployment cannot check `target` at all (its role, its region), or
+        None."""
+        if target.role_arn:
+            return self.role_problem(target)
+        if (region or self.home_region) in self.regions:
             return None
         return (
             f"target {target.name} is in {region}, outside this deployment's MonitoredRegions "
             f"({', '.join(sorted(self.regions))}): add {region} to MonitoredRegions and "
             "redeploy, or give the target a role_arn in an account that lets the monitor read it"
+        )
+
+    def role_problem(self, target: Target) -> str | None:
+        """Why the deployment may not assume the target's role (not in TargetRoleArns:
+        sts:AssumeRole would be denied), or None."""
+        roles = self.target_roles
+        if roles is None or not target.role_arn or target.role_arn in roles:
+            return None
+        listed = ", ".join(sorted(roles)) if roles else "none"
+        return (
+            f"target {target.name} names role_arn {target.role_arn}, which this deployment may "
+            f"not assume (TargetRoleArns: {listed}): add it to TargetRoleArns and redeploy"
         )
 
     def log_read_problem(self, target: Target, group: str) -> str | None:

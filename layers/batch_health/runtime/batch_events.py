@@ -63,7 +63,7 @@ from batch_health.notify.messages import Event
 from batch_health.runtime.confirmation import Confirmer
 from batch_health.runtime.event_routing import Received, TargetRouter, home_account, read_messages
 from batch_health.runtime.metrics import emit_job_metric
-from batch_health.runtime.monitor import Runtime, load_targets
+from batch_health.runtime.monitor import Runtime, known_target_roles, load_targets
 from batch_health.runtime.observability import logger
 from batch_health.runtime.placement_events import (
     canceller,
@@ -216,7 +216,7 @@ class EventRun:
         constraint; other blocked jobs under Batch's reason; other arrivals need nothing."""
         if not batch.waiting:
             return
-        scope = self.settings.scope()
+        scope = self.settings.scope(known_target_roles(self.settings, self.rt))
         cancel = canceller(self.rt.sessions) if self.settings.cancel_unplaceable else None
         try:
             judged = judge_waiting(

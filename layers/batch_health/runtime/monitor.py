@@ -88,6 +88,22 @@ def load_targets(settings: MonitorSettings, rt: Runtime) -> SuiteConfig:
     )
 
 
+def known_target_roles(settings: MonitorSettings, rt: Runtime) -> frozenset[str] | None:
+    """The roles the deployment may assume (TargetRoleArns, from the parameter the stack
+    writes it to); None when not known: any role is tried, and the role decides."""
+    name = settings.target_roles_parameter
+    if name is None:
+        return None
+    if not name:
+        return frozenset()
+    try:
+        value = rt.ssm_provider().get(name, max_age=settings.targets_max_age_seconds)
+    except Exception as exc:  # GetParameterError, wrapping the AWS error
+        logger.warning("target roles not read", extra={"parameter": name, "error": str(exc)})
+        return None
+    return frozenset(r.strip() for r in str(value).split(",") if r.strip())
+
+
 def select_targets(config: SuiteConfig, names: list[str] | None) -> SuiteConfig:
     if names is None:
         return config
@@ -226,7 +242,7 @@ def handle(
         time_budget_s=time_budget_s(context, settings.time_budget_margin_ms),
         concurrency=settings.check_concurrency,
         environ=settings.source_environ,
-        scope=settings.scope(),
+        scope=settings.scope(known_target_roles(settings, rt)),
         smoke_result=settings.smoke_result,
         cancel_unplaceable=settings.cancel_unplaceable,
     )

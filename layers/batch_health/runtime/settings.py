@@ -60,6 +60,9 @@ class MonitorSettings(EnvModel):
     ] = Field((), validation_alias="MONITORED_REGIONS")
     log_group_prefix: str = Field("/aws/batch/", validation_alias="LOG_GROUP_PREFIX")
     config_parameter_path: Optional = Field(None, validation_alias="CONFIG_PARAMETER_PATH")
+    # The SSM parameter holding TargetRoleArns ("" when the stack names none: no role may
+    # be assumed); unset outside the stack (any role is tried).
+    target_roles_parameter: str | None = Field(None, validation_alias="TARGET_ROLES_PARAMETER")
     critical_checks: Annotated[tuple[str, ...], CommaList] = Field(
         ("LOG_GROUP_CHECK", "SMOKE_SUBMIT_CHECK"), validation_alias="CRITICAL_CHECKS"
     )
@@ -133,8 +136,9 @@ class MonitorSettings(EnvModel):
             settings.single_target()  # validate now, naming the variables
         return settings
 
-    def scope(self) -> DeploymentScope:
-        """What this deployment's role may read and submit."""
+    def scope(self, target_roles: frozenset[str] | None = None) -> DeploymentScope:
+        """What this deployment's role may read and submit; `target_roles`: the roles it
+        may assume, when known (runtime.monitor.known_target_roles)."""
         home = self.region or ""
         return DeploymentScope(
             home_region=home,
@@ -144,6 +148,7 @@ class MonitorSettings(EnvModel):
             config_parameter_path=self.config_parameter_path,
             smoke_job_queue=self.job_queue,
             smoke_job_definition=self.job_definition,
+            target_roles=target_roles,
         )
 
     def notify_config(self) -> NotifyConfig:

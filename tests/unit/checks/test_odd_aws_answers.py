@@ -322,3 +322,24 @@ def test_a_smoke_job_with_an_unknown_status_is_terminated():
     result = run_check(SmokeSubmitCheck(sleep=clock.sleep, clock=clock), ctx)
     assert result.status is Status.FAIL and result.detail.endswith("terminated")
     assert view.batch.terminated == ["smoke-1"]
+
+
+def test_the_smoke_check_waits_between_polls_without_its_work_slot():
+    import threading
+
+    from batch_health.aws import concurrency
+
+    answers = answers_with("polled job with unknown status")
+    view = AnswerView(TARGET, answers)
+    ctx = CheckContext(TARGET, view, RunOptions(allow_test_submit=True), time.monotonic() + 600, {})
+    clock = FakeClock()
+    held: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        held.append(concurrency._work_slots.get() is not None)
+        clock.sleep(seconds)
+
+    slots = threading.Semaphore(1)
+    with slots, concurrency.in_work_slot(slots):
+        run_check(SmokeSubmitCheck(sleep=sleep, clock=clock), ctx)
+    assert held and not any(held)  # every wait with the slot given up

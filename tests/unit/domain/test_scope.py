@@ -198,3 +198,59 @@ def test_an_ssm_source_outside_the_path_is_a_config_fail_not_a_call(healthy_worl
     result = report.result("CONFIG_MATCH_QUEUE")
     assert result.status.value == "FAIL"
     assert "ConfigParameterPath /elsewhere/" in result.detail
+
+
+# --- the roles it may assume (TargetRoleArns) ---------------------------------------------------
+ROLE = "arn:aws:iam::111122223333:role/batch-health-target"
+
+
+@pytest.mark.parametrize(
+    ("roles", "allowed"),
+    [
+        (None, True),
+        (frozenset({ROLE}), True),
+        (frozenset(), False),
+        (frozenset({ROLE + "-other"}), False),
+    ],
+)
+def test_a_role_the_deployment_may_not_assume_is_named_not_tried(roles, allowed):
+    scope = DeploymentScope(home_region=HOME, regions=frozenset({HOME}), target_roles=roles)
+    problem = scope.region_problem(target(name="partner", role_arn=ROLE), "eu-west-1")
+    assert (problem is None) is allowed
+    if problem:
+        assert "TargetRoleArns" in problem and ROLE in problem and "partner" in problem
+
+
+def test_the_functions_read_the_roles_from_the_parameter_the_stack_writes(aws):
+    import boto3
+
+    from batch_health.runtime.monitor import Runtime, known_target_roles
+
+    env = {"AWS_REGION": HOME, "JOB_QUEUE": "q", "JOB_DEFINITION": "d"}
+    rt = Runtime()
+    assert known_target_roles(MonitorSettings.from_env(env), rt) is None  # not the stack's
+    none = MonitorSettings.from_env({**env, "TARGET_ROLES_PARAMETER": ""})
+    assert known_target_roles(none, rt) == frozenset()  # TargetRoleArns empty
+    name = "CFN-TargetRolesList-a1B2c3"  # what CloudFormation names it
+    boto3.client("ssm", region_name=HOME).put_parameter(
+        Name=name, Type="StringList", Value=f"{ROLE},{ROLE}-b"
+    )
+    listed = MonitorSettings.from_env({**env, "TARGET_ROLES_PARAMETER": name})
+    assert known_target_roles(listed, rt) == frozenset({ROLE, f"{ROLE}-b"})
+    assert listed.scope(known_target_roles(listed, rt)).target_roles == frozenset(
+        {ROLE, f"{ROLE}-b"}
+    )
+    gone = MonitorSettings.from_env({**env, "TARGET_ROLES_PARAMETER": "missing"})
+    assert known_target_roles(gone, Runtime()) is None  # unread: the role decides
+
+
+def test_a_target_whose_role_is_not_listed_fails_access_and_is_not_touched(healthy_world):
+    partner = {**healthy_world, "name": "partner", "role_arn": ROLE}
+    suite = run_targets(
+        [healthy_world, partner], scope=scoped(healthy_world, target_roles=frozenset())
+    )
+    home, other = suite.reports
+    assert home.overall.value in ("OK", "WARN")
+    access = other.result("AWS_ACCESS")
+    assert access.status.value == "FAIL" and "add it to TargetRoleArns" in access.detail
+    assert {c.status.value for c in other.checks} == {"FAIL", "SKIP"}

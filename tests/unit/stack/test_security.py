@@ -171,7 +171,7 @@ def test_every_role_sam_writes_is_walked(deployed):
         "BatchEventsFunctionRole",
     }
     owners = {owner for owner, _ in identity_policies(deployed)}
-    assert owners == roles | {"CancelUnplaceablePolicy"}  # a managed policy of its own
+    assert owners == roles | {"CancelUnplaceablePolicy", "TargetRolesReadPolicy"}  # managed
 
 
 def test_the_wildcard_check_catches_a_widened_policy(deployed):

@@ -128,3 +128,27 @@ def test_a_stack_that_alerts_no_one_says_so():
     assert mailed.properties("MonitorFunction")["Environment"]["Variables"]["ALERT_CHANNELS"] == (
         "configured"
     )
+
+
+def test_the_roles_the_monitor_may_assume_reach_both_functions_as_a_parameter():
+    role = "arn:aws:iam::111122223333:role/batch-health-target"
+    stack = deploy(parameters={**SINGLE, "TargetRoleArns": role})
+    listed = stack.properties("TargetRolesList")
+    assert (listed["Type"], listed["Value"]) == ("StringList", role)
+    name = stack.physical_name("TargetRolesList")
+    for function in ("MonitorFunction", "BatchEventsFunction"):
+        env = stack.properties(function)["Environment"]["Variables"]
+        assert env["TARGET_ROLES_PARAMETER"] == name
+    [(_, doc)] = [
+        d
+        for d in stack.managed_policy_documents("BatchEventsFunctionRole")
+        if d[0] == "TargetRolesReadPolicy"
+    ]
+    [read] = doc["Statement"]
+    assert read["Action"] == "ssm:GetParameter" and read["Resource"].endswith(f":parameter/{name}")
+    none = deploy(parameters=SINGLE)
+    assert not none.exists("TargetRolesList")
+    assert (
+        none.properties("MonitorFunction")["Environment"]["Variables"]["TARGET_ROLES_PARAMETER"]
+        == ""
+    )
