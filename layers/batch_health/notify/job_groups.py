@@ -62,6 +62,11 @@ def parse_incident_key(pk: str) -> tuple[str, str, ReasonClass] | None:
     return (target, check, kind) if target and check and kind else None
 
 
+def key_constraint(pk: str) -> str:
+    """The placement constraint an incident's key names ("" for any other incident)."""
+    return pk.split("#", 3)[3] if pk.count("#") >= 3 else ""
+
+
 def resolving_checks(check: str, kind: ReasonClass) -> frozenset[str]:
     """The scheduled checks whose PASS ends the incident: the check it is filed under, and
     the check that owns its cause when that check proves the cause gone."""

@@ -55,6 +55,7 @@ from batch_health.notify.job_groups import (
     JobExample,
     JobGroup,
     NeverPlaced,
+    key_constraint,
     quote_reason,
 )
 from batch_health.notify.job_incidents import JobIncidentStore
@@ -300,7 +301,9 @@ class EventRun:
         why = f"job {d.jobName or d.jobId} ({d.jobId}) succeeded at {at:%Y-%m-%dT%H:%M:%SZ}"
         try:
             keys = self.store.open_keys([target]).get(target, [])
-            for pk in keys:
+            # Another job's success says nothing of a job that can never run: that incident
+            # ends when the scheduled RUNNABLE_BACKLOG_CHECK finds no such job.
+            for pk in (k for k in keys if not key_constraint(k)):
                 ended = self.store.resolve(pk, at, quiet)
                 if ended is not None:
                     message = resolved_message(ended, event.region, why, self.now)

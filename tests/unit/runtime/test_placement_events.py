@@ -240,3 +240,14 @@ def test_the_incident_ends_when_the_scheduled_check_passes(fn):
     resolve_by_checks(suite, store, fn.res.topic_arn, fn.rt.sessions)
     [envelope] = fn.res.messages()
     assert document_of(envelope)["event"] == "RESOLVED"
+
+
+def test_another_jobs_success_does_not_end_it(fn):
+    placement_world(fn.world, ["m4.large"])
+    fn.run([arrival("j-mem", memory="8192")])
+    fn.res.messages()
+    done = arrival("j-small")
+    done["detail"].update(status="SUCCEEDED", stoppedAt=int(T0.timestamp() * 1000) + 3_600_000)
+    assert fn.run([done], prefix="s") == {"batchItemFailures": []}
+    assert fn.res.messages() == []
+    assert fn.res.item(MEMORY_PK)["state"]["S"] == "FAIL"
