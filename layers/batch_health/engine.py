@@ -184,7 +184,7 @@ class SuiteRun:
             if scope and (problem := scope.region_problem(t, sessions.region_for(t.region)))
         }
         targets = [t for t in config.targets if t.name not in self.outside]
-        inventory = Inventory(sessions, scope)
+        inventory = Inventory(sessions, scope, queue_depth=options.queue_depth)
         inventory.register(targets, self.readable_ssm_names)
         self.runs = [
             _TargetRun(t, inventory.view(t), list(self.selected), wave=i // WAVE_TARGETS)

@@ -43,9 +43,17 @@ def job_definition_key(target: Target) -> tuple[str, str]:
 class Inventory:
     """The shared, fetch-once view of AWS for one suite run."""
 
-    def __init__(self, sessions: AwsSessions, scope: DeploymentScope | None = None) -> None:
+    def __init__(
+        self,
+        sessions: AwsSessions,
+        scope: DeploymentScope | None = None,
+        *,
+        queue_depth: bool = True,
+    ) -> None:
         self.sessions = sessions
         self.scope = scope  # what the deployment may read; reads ahead stay inside it
+        # The statuses `jobs_now` lists: all active ones for the gauges, else RUNNABLE.
+        self.depth_statuses = QUEUE_DEPTH_STATUSES if queue_depth else ("RUNNABLE",)
         self._lock = threading.Lock()
         self._accounts: dict[tuple[str | None, str | None, str | None], AccountLookups] = {}
 
@@ -71,11 +79,15 @@ class Inventory:
             acct.simulations.expect(job_definition_key(t))
 
     def view(self, target: Target) -> TargetView:
-        return TargetView(target, self.account(target), self.scope)
+        view = TargetView(target, self.account(target), self.scope)
+        view.depth_statuses = self.depth_statuses
+        return view
 
 
 class TargetView(IamReads, LogReads, PlacementReads):
     """What the checks of one target read; every method is cached per run."""
+
+    depth_statuses: tuple[str, ...] = QUEUE_DEPTH_STATUSES  # what `jobs_now` lists
 
     # --- identity -------------------------------------------------------------------
     def caller_identity(self) -> dict[str, Any]:
@@ -179,8 +191,9 @@ class TargetView(IamReads, LogReads, PlacementReads):
             except AWS_ERRORS as exc:
                 return classify(exc).summary
 
-        answers = fan_out([partial(listing, s) for s in QUEUE_DEPTH_STATUSES])
-        listed = dict(zip(QUEUE_DEPTH_STATUSES, answers, strict=True))
+        statuses = self.depth_statuses
+        answers = fan_out([partial(listing, s) for s in statuses])
+        listed = dict(zip(statuses, answers, strict=True))
         jobs = {s: a for s, a in listed.items() if isinstance(a, list)}
         return jobs, {s: a for s, a in listed.items() if isinstance(a, str)}
 

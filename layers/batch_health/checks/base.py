@@ -31,6 +31,8 @@ class RunOptions:
     smoke_result: Literal["wait", "event"] = "wait"
     # Cancel RUNNABLE jobs the placement analysis finds can never run (opt-in).
     cancel_unplaceable: bool = False
+    # List the queue in every active status for the QueueDepth gauges (4 more ListJobs).
+    queue_depth: bool = True
 
 
 @dataclass

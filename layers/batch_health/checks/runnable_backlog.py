@@ -49,8 +49,9 @@ class RunnableBacklogCheck(Check):
         listed, unread = ctx.aws.jobs_now()
         now = now_ms()
         result = self._judge(ctx, listed.get("RUNNABLE"), now)
-        depth = queue_depth(listed, now, ctx.aws.JOBS_READ_CAP, unread)
-        result.data.update(depth.to_data())
+        if ctx.options.queue_depth:
+            depth = queue_depth(listed, now, ctx.aws.JOBS_READ_CAP, unread)
+            result.data.update(depth.to_data())
         return result
 
     def _judge(self, ctx: CheckContext, jobs: list[dict[str, Any]] | None, now: int) -> CheckResult:

@@ -245,6 +245,7 @@ def handle(
         scope=settings.scope(known_target_roles(settings, rt)),
         smoke_result=settings.smoke_result,
         cancel_unplaceable=settings.cancel_unplaceable,
+        queue_depth=settings.queue_depth_gauges,
     )
     logger.info(
         "run starting",

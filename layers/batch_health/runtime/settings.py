@@ -90,6 +90,7 @@ class MonitorSettings(EnvModel):
     smoke_result: Literal["wait", "event"] = Field("wait", validation_alias="SMOKE_RESULT")
     # Cancel RUNNABLE jobs that can never be placed (the stack's CancelUnplaceable).
     cancel_unplaceable: Flag = Field(False, validation_alias="CANCEL_UNPLACEABLE")
+    queue_depth_gauges: Flag = Field(True, validation_alias="QUEUE_DEPTH_GAUGES")
     metrics_namespace: Namespace = Field(
         "BatchHealth", validation_alias="POWERTOOLS_METRICS_NAMESPACE"
     )

@@ -91,3 +91,12 @@ def test_a_status_that_cannot_be_listed_is_named_and_the_others_still_counted(ea
     assert "STARTING" not in depth.counts  # no count is made up
     assert "AccessDenied" in depth.unread["STARTING"]
     assert depth.counts["RUNNABLE"] == 1 and depth.counts["RUNNING"] == 1
+
+
+def test_without_the_gauges_only_runnable_is_listed_and_no_depth_is_carried(east, monkeypatch):
+    """QueueDepthGauges=false, for fleets near the ListJobs quota."""
+    asked = listing(monkeypatch, [job("r-1", "RUNNABLE", 3), job("u-1", "RUNNING", 10)])
+    result = check(TARGET, "RUNNABLE_BACKLOG_CHECK", queue_depth=False)
+    assert set(asked) == {"RUNNABLE"}  # no SUBMITTED, PENDING, STARTING or RUNNING listing
+    assert QueueDepth.from_data(result.data) is None
+    assert result.status is Status.OK  # the RUNNABLE job is still judged: it fits m4.large

@@ -318,3 +318,22 @@ def test_notification_failed_is_sent_only_when_a_notification_failed(seed_world,
     emf, _ = output()
     assert not [x for x in emf if "NotificationFailed" in x]
     assert [x["SuiteRun"] for x in emf if "SuiteRun" in x] == [[1.0]]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("false", False)])
+def test_the_run_lists_the_queue_for_the_gauges_as_the_stack_says(
+    env_only, monkeypatch, value, expected
+):
+    monkeypatch.setenv("QUEUE_DEPTH_GAUGES", value)
+    seen: list[Any] = []
+
+    def run_suite(config, options, sessions):
+        seen.append(options)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(monitor, "run_suite", run_suite)
+    with pytest.raises(RuntimeError, match="stop here"):
+        monitor.handle({}, LocalContext(region="ap-northeast-2"), MonitorSettings.from_env())
+    metrics.clear_metrics()
+    [options] = seen
+    assert options.queue_depth is expected

@@ -152,3 +152,14 @@ def test_the_roles_the_monitor_may_assume_reach_both_functions_as_a_parameter():
         none.properties("MonitorFunction")["Environment"]["Variables"]["TARGET_ROLES_PARAMETER"]
         == ""
     )
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("false", False)])
+def test_the_queue_depth_gauges_can_be_turned_off(value, expected):
+    from batch_health.runtime.settings import MonitorSettings
+
+    stack = deploy(parameters={**SINGLE, "QueueDepthGauges": value})
+    env = stack.properties("MonitorFunction")["Environment"]["Variables"]
+    assert env["QUEUE_DEPTH_GAUGES"] == value
+    settings = MonitorSettings.from_env({**env, "AWS_REGION": "ap-northeast-2"})
+    assert settings.queue_depth_gauges is expected
