@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -170,8 +171,9 @@ class BatchEvent(BaseModel):
         """A job waiting to be placed: entered RUNNABLE, or blocking its queue there."""
         return self.kind in (EventKind.RUNNABLE, EventKind.BLOCKED)
 
-    @property
+    @cached_property
     def family(self) -> JobFamily | None:
+        """Read once: the kind, key, example and placement of an event all ask for it."""
         return job_family(self.detail.model_dump())
 
     @property

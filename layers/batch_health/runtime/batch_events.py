@@ -42,7 +42,7 @@ from batch_health.domain.batch_events import (
     EventKind,
     family_class,
 )
-from batch_health.domain.placement_report import CANCEL_PREFIX
+from batch_health.domain.placement_report import CANCEL_PREFIX, constraint_class
 from batch_health.domain.reason_hints import OWNING_CHECK, HintContext
 from batch_health.domain.status_reasons import ClassifiedReason, ReasonClass
 from batch_health.models import utc_now
@@ -68,7 +68,6 @@ from batch_health.runtime.monitor import Runtime, known_target_roles, load_targe
 from batch_health.runtime.observability import logger
 from batch_health.runtime.placement_events import (
     canceller,
-    filed_class,
     judge_waiting,
     judged_here,
     read_facts,
@@ -232,8 +231,9 @@ class EventRun:
             judged = None
         for item, target in batch.waiting:
             group = judged.never.get(item.event.detail.jobId) if judged else None
-            if group is not None and judged is not None:
-                batch.file(item, target, filed_class(group), judged.notes[id(group)])
+            if judged is not None and group is not None:
+                kind = constraint_class(group.placement.constraint)
+                batch.file(item, target, kind, judged.notes[id(group)])
             elif item.event.kind is EventKind.BLOCKED:
                 batch.file(item, target)
             else:

@@ -58,8 +58,9 @@ def monitor_confirmer(
 def failure(exc: BaseException) -> str:
     if isinstance(exc, ValueError):
         return str(exc)
-    summary = classify(exc).summary
-    if isinstance(exc, ClientError) and classify(exc).kind is ErrorKind.THROTTLED:
+    failed = classify(exc)
+    summary = failed.summary
+    if isinstance(exc, ClientError) and failed.kind is ErrorKind.THROTTLED:
         return (
             f"{summary} (the monitor function is busy: with ReserveConcurrency its one "
             "instance may be running a scheduled run, which checks it)"

@@ -32,7 +32,7 @@ from batch_health.config import Target
 from batch_health.domain.batch_events import FamilyKind
 from batch_health.domain.instance_types import EnvironmentFacts
 from batch_health.domain.placement import Verdict
-from batch_health.domain.placement_report import JudgedJobs, constraint_class, fixes, judge_jobs
+from batch_health.domain.placement_report import JudgedJobs, fixes, judge_jobs
 from batch_health.domain.scope import DeploymentScope
 from batch_health.notify.job_groups import NeverPlaced
 from batch_health.runtime.observability import logger
@@ -157,7 +157,3 @@ def canceller(sessions: AwsSessions) -> Callable[[Target, JudgedJobs], dict[str,
     """Cancels a group's jobs with the target's own clients (CancelUnplaceable)."""
     inventory = Inventory(sessions)
     return lambda target, group: cancel_never(inventory.view(target), group)
-
-
-def filed_class(group: JudgedJobs) -> Any:
-    return constraint_class(group.placement.constraint)
