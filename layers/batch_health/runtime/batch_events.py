@@ -71,6 +71,7 @@ from batch_health.runtime.placement_events import (
     judge_waiting,
     judged_here,
     read_facts,
+    waiting_id,
 )
 from batch_health.runtime.settings import BatchEventSettings
 from batch_health.runtime.smoke_events import SmokeOutcome, smoke_outcome
@@ -230,7 +231,7 @@ class EventRun:
             self.outcome.failures.append(f"placement analysis: {type(exc).__name__}: {exc}")
             judged = None
         for item, target in batch.waiting:
-            group = judged.never.get(item.event.detail.jobId) if judged else None
+            group = judged.never.get(waiting_id(item.event)) if judged else None
             if judged is not None and group is not None:
                 kind = constraint_class(group.placement.constraint)
                 batch.file(item, target, kind, judged.notes[id(group)])

@@ -101,11 +101,24 @@ def judged_here(event: Any) -> bool:
     return not (family and family.is_child and family.kind is FamilyKind.MULTI_NODE)
 
 
+def waiting_id(event: Any) -> str:
+    """The job a waiting event stands for: an array child's parent. Only children enter
+    RUNNABLE ("An array parent job is updated to PENDING when any child job is updated to
+    RUNNABLE", https://docs.aws.amazon.com/batch/latest/userguide/array_jobs.html), and
+    cancelling the parent cancels them all ("AWS Batch attempts to cancel all child jobs",
+    https://docs.aws.amazon.com/batch/latest/APIReference/API_CancelJob.html): one job to
+    judge and to cancel, not one per child."""
+    family = event.family
+    if family and family.is_child and family.kind is FamilyKind.ARRAY:
+        return str(family.parent_id)
+    return str(event.detail.jobId)
+
+
 @dataclass
 class Judged:
     """One batch's waiting jobs after the analysis."""
 
-    never: dict[str, JudgedJobs] = field(default_factory=dict)  # job ID -> its group
+    never: dict[str, JudgedJobs] = field(default_factory=dict)  # waiting_id -> its group
     notes: dict[int, NeverPlaced] = field(default_factory=dict)  # id(group) -> its note
     unjudged: dict[str, str] = field(default_factory=dict)  # target -> why not judged
 
@@ -119,10 +132,11 @@ def judge_waiting(
 ) -> Judged:
     """Judge each target's waiting jobs (`(Received, Target)` pairs) against its queue;
     cancel the jobs that can never run when `cancel` is given."""
-    by_target: dict[str, tuple[Target, list[dict[str, Any]]]] = {}
+    by_target: dict[str, tuple[Target, dict[str, dict[str, Any]]]] = {}
     for item, target in waiting:
-        jobs = by_target.setdefault(target.name, (target, []))[1]
-        jobs.append(item.event.detail.model_dump())
+        jobs = by_target.setdefault(target.name, (target, {}))[1]
+        job_id = waiting_id(item.event)
+        jobs.setdefault(job_id, {**item.event.detail.model_dump(), "jobId": job_id})
     facts = cache.facts([t for t, _ in by_target.values()], read)
     judged = Judged()
     for name, (target, jobs) in by_target.items():
@@ -130,7 +144,7 @@ def judge_waiting(
         if isinstance(envs, str):
             judged.unjudged[name] = envs
             continue
-        for group in judge_jobs(jobs, envs):
+        for group in judge_jobs(jobs.values(), envs):
             if group.placement.verdict is not Verdict.NEVER:
                 continue
             outcome = cancel(target, group) if cancel else {}

@@ -251,3 +251,16 @@ def test_another_jobs_success_does_not_end_it(fn):
     assert fn.run([done], prefix="s") == {"batchItemFailures": []}
     assert fn.res.messages() == []
     assert fn.res.item(MEMORY_PK)["state"]["S"] == "FAIL"
+
+
+def test_an_array_that_can_never_run_is_cancelled_once_through_its_parent(fn):
+    placement_world(fn.world, ["m4.large"])
+    children = []
+    for index in range(3):
+        child = arrival(f"j-arr:{index}", memory="8192")
+        child["detail"]["arrayProperties"] = {"index": index}
+        children.append(child)
+    fn.run(children, CANCEL_UNPLACEABLE="true")
+    assert [c["jobId"] for c in fn.answers.calls["CancelJob"]] == ["j-arr"]
+    [envelope] = fn.res.messages()
+    assert "Cancelled (CancelUnplaceable): j-arr." in document_of(envelope)["detail"]
