@@ -20,6 +20,7 @@ from batch_health.demo import JOBDEF, QUEUE
 
 SINGLE = {"JobQueue": QUEUE, "JobDefinition": JOBDEF, "TargetName": "academy-video"}
 SECRET = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:batch-health/slack-a1B2c3"
+# AWS's example key ID (https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id-key-ARN)
 KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
